@@ -1,0 +1,81 @@
+# berth - a private container registry (OCI distribution-spec 1.1) behind nginx.
+#
+#   make            build berthd and berthctl
+#   make run        start nginx + the pool on https://127.0.0.1:5443 (PORT=, DATA=)
+#   make test       unit + integration tests, ends with "N passed, N failed"
+#   make check      the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       build the libFuzzer targets (clang) and run each briefly
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC      ?= gcc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+PORT    ?= 5443
+DATA    ?= $(CURDIR)/var
+
+WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
+          -Wformat=2 -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+ifeq ($(DEVELOPER),1)
+CFLAGS  += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LDLIBS  = -lfcgi -ljansson -lcrypto -lssl -lldap -llber
+
+MAINS    = fcgi/berthd.c util/berthctl.c
+LIB_SRC  = $(filter-out $(MAINS),$(wildcard util/*.c store/*.c auth/*.c fcgi/*.c))
+LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+HDRS     = $(wildcard util/*.h store/*.h auth/*.h fcgi/*.h tests/unit/*.h)
+
+.PHONY: all run test check fuzz install clean deps unit
+
+all: $(BUILD)/berthd $(BUILD)/berthctl $(UNIT_BIN)
+
+$(BUILD)/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libberth.a: $(LIB_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(BUILD)/berthd: $(BUILD)/fcgi/berthd.o $(BUILD)/libberth.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/berthctl: $(BUILD)/util/berthctl.o $(BUILD)/libberth.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libberth.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@sh util/deps.sh
+
+run: deps all
+	@BUILD=$(BUILD) PORT=$(PORT) DATA=$(DATA) sh util/run.sh
+
+unit: all
+	@BUILD=$(BUILD) sh tests/run.sh unit
+
+test: deps all
+	@BUILD=$(BUILD) sh tests/run.sh
+
+check:
+	$(MAKE) BUILD=build-san SANITIZE=address,undefined CC=gcc test
+
+fuzz:
+	@BUILD=build-fuzz sh tests/fuzz/run.sh
+
+install: $(BUILD)/berthd $(BUILD)/berthctl
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/berth/nginx
+	install -m 0755 $(BUILD)/berthd $(BUILD)/berthctl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 nginx/* $(DESTDIR)$(PREFIX)/share/berth/nginx/
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,166 @@
+/*
+ * store.h - berth's content-addressed disk store.
+ *
+ * The store is the only state of a berth deployment.  Several pools on several
+ * hosts may share one store directory over NFS or CephFS, so every change is
+ * published with an atomic rename() or an O_EXCL create, never with a lock
+ * that only holds within one host, and every object is published only after
+ * everything it depends on is durable (fsync of the file, rename, fsync of the
+ * parent directory).  A crash at any point can leave unreferenced garbage
+ * (for the collector) but never a visible object that is corrupt or dangling.
+ *
+ * On-disk layout (root = the configured store directory):
+ *
+ *   root/
+ *     blobs/sha256/ab/ab12...ef          blob bytes, named by digest, mode 0644
+ *     blobs/sha512/cd/cd34...            (manifests are stored here too)
+ *     repos/<name...>/_blobs/sha256/<hex>      link: blob is in this repository
+ *     repos/<name...>/_manifests/sha256/<hex>  link: manifest is in this repository;
+ *                                              file content = its media type
+ *     repos/<name...>/_tags/<tag>              file content = "sha256:<hex>\n"
+ *     uploads/<uuid>/state               session: repo, offset, hash state, times
+ *     uploads/<uuid>/data                bytes received so far
+ *     uploads/<uuid>/lock                O_EXCL: a request is working on it
+ *     tmp/                               temporaries, renamed into place
+ *
+ * A repository name's components match [a-z0-9]+..., so the "_blobs",
+ * "_manifests" and "_tags" directories can never clash with a nested
+ * repository ("team/app" lives in repos/team/app/ beside repos/team/_blobs).
+ * A repository exists when its _blobs or _manifests directory exists.
+ *
+ * Ordering that keeps the store consistent:
+ *   blob bytes -> repo blob link -> manifest bytes (as blob) -> manifest link -> tag
+ */
+#ifndef BERTH_STORE_H
+#define BERTH_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include "store/digest.h"
+#include "store/manifest.h"
+#include "util/err.h"
+
+struct store {
+	char *root;           /* owned, absolute, no trailing slash */
+	long upload_ttl;      /* seconds an idle upload session lives */
+	long lock_stale;      /* seconds after which a session lock is stale */
+};
+
+/* Creates root/{blobs,repos,uploads,tmp} if missing.  `root` is copied (made
+ * absolute).  Defaults: upload_ttl 86400 s, lock_stale 120 s; set them after. */
+enum berr store_open(struct store *s, const char *root);
+void store_close(struct store *s);
+
+/* ---- blobs ---- */
+/* Size of the blob, or BERR_BLOB_UNKNOWN. */
+enum berr store_blob_stat(struct store *s, const struct digest *d, int64_t *size);
+/* "sha256/ab/ab12..." relative to root/blobs (for X-Accel-Redirect). */
+void store_blob_relpath(const struct digest *d, char *out, size_t outlen);
+/* Publish bytes held in memory under their digest (computed with `alg`). */
+enum berr store_blob_put_buf(struct store *s, enum digest_alg alg,
+			     const void *buf, size_t len, struct digest *out);
+/* Absolute path of the blob file (it may not exist); BERR_DIGEST_INVALID if
+ * `d` is not a well-formed sha256/sha512 digest. */
+enum berr store_blob_path(struct store *s, const struct digest *d, char *out, size_t outlen);
+/* Publish `len` bytes whose digest `d` the caller has computed. */
+enum berr store_blob_put_known(struct store *s, const struct digest *d,
+			       const void *buf, size_t len);
+/* Read a whole (small) blob; *buf is malloc'd.  BERR_BLOB_UNKNOWN if absent,
+ * BERR_TOO_LARGE if bigger than `max`. */
+enum berr store_blob_read(struct store *s, const struct digest *d, size_t max,
+			  char **buf, size_t *len);
+
+/* ---- repositories and links ---- */
+/* `name` must already have passed ref_name_check(). */
+int store_repo_exists(struct store *s, const char *name);
+/* 0 = linked; BERR_BLOB_UNKNOWN if not linked into `name` or the blob is gone. */
+enum berr store_blob_linked(struct store *s, const char *name, const struct digest *d);
+/* Links an existing blob into `name` (BERR_BLOB_UNKNOWN if the blob is absent). */
+enum berr store_blob_link(struct store *s, const char *name, const struct digest *d);
+
+/* ---- manifests and tags ---- */
+/* 0 and its media type (when mt != NULL) if the manifest is in `name`;
+ * BERR_MANIFEST_UNKNOWN otherwise (also when its bytes are gone). */
+enum berr store_manifest_linked(struct store *s, const char *name,
+				const struct digest *d, char *mt, size_t mtlen);
+/* Every reference of `m` present in `name`?  BERR_MANIFEST_BLOB_UNKNOWN with
+ * the first missing digest in the detail.  External (urls) layers are skipped. */
+enum berr store_manifest_check_refs(struct store *s, const char *name,
+				    const struct manifest *m);
+/* Store `buf` as a manifest of `name` with `media_type`: checks refs, writes
+ * the bytes as a blob (digest algorithm of `want` when given, else sha256; a
+ * mismatch with `want` is BERR_DIGEST_INVALID), links it, then points `tag`
+ * (may be NULL) at it.  *out receives the digest. */
+enum berr store_manifest_put(struct store *s, const char *name, const struct manifest *m,
+			     const char *media_type, const void *buf, size_t len,
+			     const struct digest *want, const char *tag,
+			     struct digest *out);
+/* Resolve a tag of `name`: BERR_MANIFEST_UNKNOWN if absent, or if it names a
+ * manifest that is not (any longer) linked. */
+enum berr store_tag_resolve(struct store *s, const char *name, const char *tag,
+			    struct digest *out);
+/* Point `tag` at `d` (atomically replaces the previous target). */
+enum berr store_tag_set(struct store *s, const char *name, const char *tag,
+			const struct digest *d);
+
+/* Tags of `name` in lexical (byte) order, after `last` (NULL: from the
+ * start), at most `n` (n < 0: all).  *out is a malloc'd array of malloc'd
+ * strings; *more is set when tags remain beyond the page.  BERR_NAME_UNKNOWN
+ * if the repository does not exist.  (store/tags.c) */
+enum berr store_tag_list(struct store *s, const char *name, const char *last, long n,
+			 char ***out, size_t *count, int *more);
+void store_tag_list_free(char **tags, size_t count);
+
+/* ---- upload sessions ---- */
+struct upload {
+	char id[37];
+	char repo[256];
+	int64_t offset;        /* bytes committed (state file) */
+	int64_t pending;       /* bytes appended since the last commit */
+	struct hasher hash;    /* sha256 over bytes [0, offset + pending) */
+	time_t created;
+	time_t updated;
+	int datafd;            /* -1 when closed */
+	int locked;            /* we hold uploads/<id>/lock */
+	time_t lock_touched;
+	struct store *store;
+	/* private to store/upload.c */
+	struct hasher committed; /* hash state at `offset`, restored by rollback */
+	char lock_token[192];    /* our lock file's content: "host pid time nonce\n" */
+	int data_gone;           /* data already published by a finish that died
+				  * before removing the session: finish just links */
+};
+
+/* New session for repository `name`; the session is returned open and locked. */
+enum berr store_upload_create(struct store *s, const char *name, struct upload *u);
+/* Open and lock an existing session of `name`.  BERR_BLOB_UPLOAD_UNKNOWN if it
+ * does not exist, belongs to another repository or has expired (an expired one
+ * is removed).  BERR_BUSY if another live request holds it.  Data beyond the
+ * committed offset (left by a crashed writer) is cut off. */
+enum berr store_upload_open(struct store *s, const char *name, const char *id,
+			    struct upload *u);
+/* Read-only look at a session (for GET status): no lock taken. */
+enum berr store_upload_peek(struct store *s, const char *name, const char *id,
+			    struct upload *u);
+/* Append bytes: written to data and fed to the hash.  Not durable until commit. */
+enum berr store_upload_append(struct upload *u, const void *buf, size_t n);
+/* Make appended bytes part of the session: state file replaced atomically. */
+enum berr store_upload_commit(struct upload *u);
+/* Forget bytes appended since the last commit (truncate data, restore hash). */
+enum berr store_upload_rollback(struct upload *u);
+/* Finish: the digest of everything appended must equal `want` (other
+ * algorithms than sha256 re-read the data once), else BERR_DIGEST_INVALID and
+ * nothing is stored (caller may rollback).  Publishes the blob (fsync, rename),
+ * links it into the repository and removes the session. */
+enum berr store_upload_finish(struct upload *u, const struct digest *want);
+/* Remove the session and its data. */
+enum berr store_upload_cancel(struct upload *u);
+/* Release the lock and descriptors (safe on a finished / cancelled / zeroed upload). */
+void store_upload_close(struct upload *u);
+
+/* Remove sessions idle longer than upload_ttl and temporaries older than an
+ * hour.  Returns the number of entries removed via *removed (may be NULL). */
+enum berr store_sweep(struct store *s, time_t now, int *removed);
+
+#endif

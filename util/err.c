@@ -1,0 +1,66 @@
+/*
+ * err.c - the error table and the per-process detail slot (see err.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+static char detail[512];
+
+static const struct {
+	const char *code;
+	int status;
+	const char *message;
+} table[BERR__COUNT] = {
+	[BERR_OK]                    = { "OK", 200, "ok" },
+	[BERR_BLOB_UNKNOWN]          = { "BLOB_UNKNOWN", 404, "blob unknown to registry" },
+	[BERR_BLOB_UPLOAD_INVALID]   = { "BLOB_UPLOAD_INVALID", 400, "blob upload invalid" },
+	[BERR_BLOB_UPLOAD_UNKNOWN]   = { "BLOB_UPLOAD_UNKNOWN", 404, "blob upload unknown to registry" },
+	[BERR_DIGEST_INVALID]        = { "DIGEST_INVALID", 400, "provided digest did not match uploaded content" },
+	[BERR_MANIFEST_BLOB_UNKNOWN] = { "MANIFEST_BLOB_UNKNOWN", 400, "manifest references a manifest or blob unknown to registry" },
+	[BERR_MANIFEST_INVALID]      = { "MANIFEST_INVALID", 400, "manifest invalid" },
+	[BERR_MANIFEST_UNKNOWN]      = { "MANIFEST_UNKNOWN", 404, "manifest unknown to registry" },
+	[BERR_NAME_INVALID]          = { "NAME_INVALID", 400, "invalid repository name" },
+	[BERR_NAME_UNKNOWN]          = { "NAME_UNKNOWN", 404, "repository name not known to registry" },
+	[BERR_SIZE_INVALID]          = { "SIZE_INVALID", 400, "provided length did not match content length" },
+	[BERR_UNAUTHORIZED]          = { "UNAUTHORIZED", 401, "authentication required" },
+	[BERR_DENIED]                = { "DENIED", 403, "requested access to the resource is denied" },
+	[BERR_UNSUPPORTED]           = { "UNSUPPORTED", 405, "the operation is unsupported" },
+	[BERR_TOOMANYREQUESTS]       = { "TOOMANYREQUESTS", 429, "too many requests" },
+	[BERR_RANGE_INVALID]         = { "BLOB_UPLOAD_INVALID", 416, "requested range not satisfiable" },
+	[BERR_TOO_LARGE]             = { "SIZE_INVALID", 413, "payload too large" },
+	[BERR_BUSY]                  = { "BLOB_UPLOAD_INVALID", 409, "upload session is in use by another request" },
+	[BERR_INTERNAL]              = { "UNKNOWN", 500, "internal error" },
+};
+
+enum berr berr_set(enum berr code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+enum berr berr_sys(const char *what, const char *path)
+{
+	int e = errno;
+
+	snprintf(detail, sizeof(detail), "%s %s: %s", what, path ? path : "", strerror(e));
+	log_err("%s", detail);
+	errno = e;
+	return BERR_INTERNAL;
+}
+
+const char *berr_detail(void) { return detail; }
+void berr_clear(void) { detail[0] = '\0'; }
+
+static int valid(enum berr code) { return code >= 0 && code < BERR__COUNT; }
+
+const char *berr_code(enum berr code) { return valid(code) ? table[code].code : "UNKNOWN"; }
+int berr_status(enum berr code) { return valid(code) ? table[code].status : 500; }
+const char *berr_message(enum berr code) { return valid(code) ? table[code].message : "internal error"; }
