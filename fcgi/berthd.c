@@ -1,0 +1,428 @@
+/*
+ * berthd.c - the pool's master: reads the config, opens the FastCGI sockets,
+ * preforks the workers and keeps them alive.
+ *
+ * Two pools share the master: the API pool (manifests, HEADs, tags, tokens:
+ * short requests) and the upload pool (PATCH/PUT bodies that may hold a
+ * worker for minutes).  nginx routes uploads to their own socket, so a wave
+ * of pushes can never starve pulls; requests beyond a pool's size wait in
+ * its socket's backlog instead of failing.
+ *
+ * Signals: SIGTERM/SIGINT stop gracefully (workers finish the request they
+ * serve, up to shutdown_timeout); SIGHUP rereads the config, starts a new
+ * generation of workers and only then retires the old one, so no request is
+ * refused during a reload.  A worker that dies is respawned, with a backoff
+ * that doubles (up to 30 s) while workers keep dying young.  The master
+ * holds no request state: everything lives in the store.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi/pool.h"
+#include "util/log.h"
+
+#define MAX_BACKOFF 30
+#define YOUNG 5 /* seconds: a worker dying sooner than this backs off */
+
+enum { POOL_API = 0, POOL_UPLOAD = 1, NPOOLS = 2 };
+static const char *pool_names[NPOOLS] = { "api", "upload" };
+
+struct slot {
+	pid_t pid;         /* 0: not running */
+	time_t started;
+	time_t respawn_at;
+	int backoff;
+};
+
+static struct config cfg;
+static struct store store;
+static int listen_fd[NPOOLS] = { -1, -1 };
+static struct slot *slots[NPOOLS];
+static int nslots[NPOOLS];
+static pid_t *retiring;      /* old-generation workers still finishing */
+static size_t nretiring;
+static pid_t sweeper;
+static time_t next_sweep;
+static volatile sig_atomic_t got_term, got_hup;
+static int wake[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int e = errno;
+
+	if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig != SIGCHLD)
+		got_term = 1;
+	if (write(wake[1], "x", 1) < 0) {
+		/* already awake */
+	}
+	errno = e;
+}
+
+static void master_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int pool_fd(int pool)
+{
+	return listen_fd[pool] >= 0 ? listen_fd[pool] : listen_fd[POOL_API];
+}
+
+static void spawn(int pool, struct slot *s)
+{
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		s->respawn_at = time(NULL) + 1;
+		return;
+	}
+	if (pid == 0) {
+		close(wake[0]);
+		close(wake[1]);
+		for (int p = 0; p < NPOOLS; p++)
+			if (listen_fd[p] >= 0 && listen_fd[p] != pool_fd(pool))
+				close(listen_fd[p]);
+		pool_worker_run(pool_fd(pool), &cfg, &store);
+	}
+	s->pid = pid;
+	s->started = time(NULL);
+	log_debug("%s worker %d started", pool_names[pool], (int)pid);
+}
+
+static void spawn_due(time_t now)
+{
+	for (int p = 0; p < NPOOLS; p++)
+		for (int i = 0; i < nslots[p]; i++)
+			if (!slots[p][i].pid && now >= slots[p][i].respawn_at)
+				spawn(p, &slots[p][i]);
+}
+
+static void describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "was killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+/* A current-generation worker died: schedule its replacement. */
+static void slot_died(int pool, struct slot *s, int status, time_t now)
+{
+	char how[64];
+
+	describe_exit(status, how, sizeof(how));
+	if (now - s->started < YOUNG)
+		s->backoff = s->backoff ? (s->backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : s->backoff * 2) : 1;
+	else
+		s->backoff = 0;
+	s->respawn_at = now + s->backoff;
+	if (!got_term)
+		log_warn("%s worker %d %s; respawning in %d s", pool_names[pool], (int)s->pid,
+			 how, s->backoff);
+	s->pid = 0;
+}
+
+static int reap_one(pid_t pid, int status, time_t now)
+{
+	if (pid == sweeper) {
+		sweeper = 0;
+		return 1;
+	}
+	for (int p = 0; p < NPOOLS; p++)
+		for (int i = 0; i < nslots[p]; i++)
+			if (slots[p][i].pid == pid) {
+				slot_died(p, &slots[p][i], status, now);
+				return 1;
+			}
+	for (size_t i = 0; i < nretiring; i++)
+		if (retiring[i] == pid) {
+			retiring[i] = retiring[--nretiring];
+			return 1;
+		}
+	return 0;
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		reap_one(pid, status, time(NULL));
+}
+
+static int running_workers(void)
+{
+	int n = (int)nretiring;
+
+	for (int p = 0; p < NPOOLS; p++)
+		for (int i = 0; i < nslots[p]; i++)
+			n += slots[p][i].pid != 0;
+	return n;
+}
+
+static void signal_all(int sig)
+{
+	for (int p = 0; p < NPOOLS; p++)
+		for (int i = 0; i < nslots[p]; i++)
+			if (slots[p][i].pid)
+				kill(slots[p][i].pid, sig);
+	for (size_t i = 0; i < nretiring; i++)
+		kill(retiring[i], sig);
+}
+
+static void wait_wake(int ms)
+{
+	struct pollfd pfd = { .fd = wake[0], .events = POLLIN };
+	char buf[64];
+
+	if (poll(&pfd, 1, ms) > 0)
+		while (read(wake[0], buf, sizeof(buf)) > 0)
+			;
+}
+
+static void maybe_sweep(time_t now)
+{
+	int removed = 0;
+	pid_t pid;
+
+	if (sweeper || now < next_sweep)
+		return;
+	next_sweep = now + cfg.sweep_interval;
+	if ((pid = fork()) < 0)
+		return;
+	if (pid == 0) {
+		signal(SIGTERM, SIG_DFL);
+		if (store_sweep(&store, time(NULL), &removed))
+			log_err("sweep: %s", berr_detail());
+		else if (removed)
+			log_info("sweep: removed %d expired upload sessions and temporaries", removed);
+		_exit(0);
+	}
+	sweeper = pid;
+}
+
+static int size_slots(void)
+{
+	int want[NPOOLS] = { cfg.workers, cfg.upload_socket ? cfg.upload_workers : 0 };
+
+	for (int p = 0; p < NPOOLS; p++) {
+		slots[p] = calloc((size_t)(want[p] ? want[p] : 1), sizeof(struct slot));
+		if (!slots[p])
+			return -1;
+		nslots[p] = want[p];
+	}
+	return 0;
+}
+
+/* Move every current worker to the retiring list (they are told to leave
+ * once their replacements run). */
+static void retire_generation(void)
+{
+	for (int p = 0; p < NPOOLS; p++) {
+		for (int i = 0; i < nslots[p]; i++) {
+			pid_t pid = slots[p][i].pid, *nr;
+			if (!pid)
+				continue;
+			if (!(nr = realloc(retiring, (nretiring + 1) * sizeof(*nr)))) {
+				kill(pid, SIGTERM); /* cannot track it: let it go now */
+				continue;
+			}
+			retiring = nr;
+			retiring[nretiring++] = pid;
+		}
+		free(slots[p]);
+		slots[p] = NULL;
+		nslots[p] = 0;
+	}
+}
+
+static int same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Sockets and the store stay as started: they would need a restart. */
+static void keep_fixed(struct config *next)
+{
+	if (same(next->socket, cfg.socket) && same(next->upload_socket, cfg.upload_socket) &&
+	    same(next->store, cfg.store))
+		return;
+	log_warn("reload: socket and store changes need a restart; keeping the old ones");
+	free(next->socket);
+	free(next->upload_socket);
+	free(next->store);
+	next->socket = cfg.socket ? strdup(cfg.socket) : NULL;
+	next->upload_socket = cfg.upload_socket ? strdup(cfg.upload_socket) : NULL;
+	next->store = strdup(cfg.store);
+}
+
+static void reload(void)
+{
+	struct config next;
+	size_t first = nretiring;
+
+	if (config_load(&next, cfg.path)) {
+		log_err("reload: %s; keeping the running configuration", berr_detail());
+		return;
+	}
+	keep_fixed(&next);
+	config_release(&cfg);
+	cfg = next;
+	log_set_level((enum log_level)cfg.log_level);
+	store.upload_ttl = cfg.upload_ttl;
+	retire_generation();
+	if (size_slots() < 0)
+		log_err("reload: out of memory");
+	spawn_due(time(NULL));
+	for (size_t i = first; i < nretiring; i++)
+		kill(retiring[i], SIGTERM);
+	log_info("reloaded %s: %d api and %d upload workers", cfg.path, nslots[POOL_API],
+		 nslots[POOL_UPLOAD]);
+}
+
+static void shutdown_pool(void)
+{
+	time_t deadline = time(NULL) + cfg.shutdown_timeout;
+
+	log_info("stopping: waiting for in-flight requests");
+	signal_all(SIGTERM);
+	if (sweeper)
+		kill(sweeper, SIGTERM);
+	while (running_workers() > 0 && time(NULL) < deadline) {
+		wait_wake(200);
+		reap();
+	}
+	if (running_workers() > 0) {
+		log_warn("stopping: %d workers still busy after %ld s; killing them",
+			 running_workers(), cfg.shutdown_timeout);
+		signal_all(SIGKILL);
+		while (running_workers() > 0 && waitpid(-1, NULL, 0) > 0)
+			reap();
+	}
+	for (int p = 0; p < NPOOLS; p++)
+		if (listen_fd[p] >= 0)
+			close(listen_fd[p]);
+	pool_unlisten(cfg.socket);
+	pool_unlisten(cfg.upload_socket);
+	if (cfg.pidfile)
+		unlink(cfg.pidfile);
+	log_info("stopped");
+}
+
+static int write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: berthd [-t] -c FILE\n"
+		"  -c FILE  configuration (see berth.conf)\n"
+		"  -t       check the configuration and exit\n");
+}
+
+static int start(void)
+{
+	if (store_open(&store, cfg.store)) {
+		log_err("store %s: %s", cfg.store, berr_detail());
+		return -1;
+	}
+	store.upload_ttl = cfg.upload_ttl;
+	if (pool_listen(cfg.socket, cfg.backlog, cfg.socket_mode, &listen_fd[POOL_API]) ||
+	    (cfg.upload_socket && pool_listen(cfg.upload_socket, cfg.backlog, cfg.socket_mode,
+					      &listen_fd[POOL_UPLOAD]))) {
+		log_err("%s", berr_detail());
+		return -1;
+	}
+	if (cfg.pidfile && write_pidfile(cfg.pidfile) < 0) {
+		log_err("pidfile %s: %s", cfg.pidfile, strerror(errno));
+		return -1;
+	}
+	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0 || size_slots() < 0) {
+		log_err("start: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = NULL;
+	int opt, check_only = 0;
+
+	log_set_name("berthd");
+	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+		switch (opt) {
+		case 'c': path = optarg; break;
+		case 't': check_only = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_load(&cfg, path)) {
+		fprintf(stderr, "berthd: %s\n", berr_detail());
+		return 1;
+	}
+	if (check_only) {
+		printf("berthd: %s is valid\n", path);
+		return 0;
+	}
+	log_set_level((enum log_level)cfg.log_level);
+	master_signals();
+	if (start() < 0)
+		return 1;
+	log_info("listening on %s (%d api workers)%s%s (%d upload workers), store %s",
+		 cfg.socket, nslots[POOL_API], cfg.upload_socket ? " and " : "",
+		 cfg.upload_socket ? cfg.upload_socket : "", nslots[POOL_UPLOAD], cfg.store);
+	while (!got_term) {
+		if (got_hup) {
+			got_hup = 0;
+			reload();
+		}
+		reap();
+		spawn_due(time(NULL));
+		maybe_sweep(time(NULL));
+		wait_wake(1000);
+	}
+	shutdown_pool();
+	store_close(&store);
+	config_release(&cfg);
+	return 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * errors.c - the one place where an error code becomes an HTTP answer:
+ * the status of err.h's table and the spec's body
+ *   {"errors":[{"code":"…","message":"…","detail":"…"}]}
+ * Internal errors keep their detail in the log, not in the answer.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fcgi/request.h"
+#include "util/log.h"
+
+void resp_error(struct req *r, enum berr code)
+{
+	const char *detail = berr_detail();
+	json_t *doc, *e;
+	char *body;
+	int status = berr_status(code);
+
+	if (code == BERR_INTERNAL) {
+		log_err("%s %s: internal error: %s", r->method, r->path ? r->path : "", detail);
+		detail = "see the registry's log";
+	}
+	e = json_pack("{s:s, s:s, s:s}", "code", berr_code(code),
+		      "message", berr_message(code), "detail", detail ? detail : "");
+	doc = json_pack("{s:[o]}", "errors", e);
+	body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	if (!body)
+		body = strdup("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error\"}]}");
+	resp_send(r, status, "application/json", body, body ? strlen(body) : 0);
+	free(body);
+	json_decref(doc);
+}

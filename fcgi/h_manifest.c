@@ -1,0 +1,119 @@
+/*
+ * h_manifest.c - GET, HEAD and PUT /v2/<name>/manifests/<tag|digest>.
+ *
+ * The bytes served are exactly the bytes pushed, with the media type they
+ * were pushed as (kept in the manifest's link, so a GET never parses JSON).
+ * A tag is negotiated against the client's Accept; a digest names exact
+ * content and is served whatever Accept says.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "fcgi/handlers.h"
+
+/* A reference is a digest when it has a ':' (tags cannot). */
+static enum berr parse_reference(const char *ref, struct digest *d, int *is_digest)
+{
+	*is_digest = strchr(ref, ':') != NULL;
+	if (*is_digest)
+		return digest_parse(d, ref);
+	return ref_tag_check(ref);
+}
+
+static enum berr resolve(struct req *r, struct digest *d, int *by_digest)
+{
+	const char *name = r->route.name;
+	enum berr err;
+
+	if ((err = parse_reference(r->route.ref, d, by_digest)))
+		return err;
+	if ((err = auth_check(r, name, AUTH_PULL)))
+		return err;
+	if (!store_repo_exists(r->store, name))
+		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	if (!*by_digest)
+		return store_tag_resolve(r->store, name, r->route.ref, d);
+	return BERR_OK;
+}
+
+enum berr h_manifest_get(struct req *r)
+{
+	char mt[256], ds[DIGEST_STR_MAX], accept[2048];
+	struct digest d;
+	char *buf = NULL;
+	size_t len = 0;
+	int64_t size;
+	int by_digest;
+	enum berr err;
+
+	if ((err = resolve(r, &d, &by_digest)))
+		return err;
+	if ((err = store_manifest_linked(r->store, r->route.name, &d, mt, sizeof(mt))))
+		return err;
+	req_param_all(r, "HTTP_ACCEPT", accept, sizeof(accept));
+	if (!by_digest && !manifest_accept_allows(accept, mt))
+		return berr_set(BERR_MANIFEST_UNKNOWN,
+				"%s:%s is a %s, which the Accept header does not allow",
+				r->route.name, r->route.ref, mt);
+	digest_format(&d, ds);
+	resp_header(r, "Docker-Content-Digest", "%s", ds);
+	resp_header(r, "ETag", "\"%s\"", ds);
+	if (r->head) {
+		if ((err = store_blob_stat(r->store, &d, &size)))
+			return berr_set(BERR_MANIFEST_UNKNOWN, "manifest %s is missing", ds);
+		resp_send_length(r, 200, mt, size);
+		return BERR_OK;
+	}
+	if ((err = store_blob_read(r->store, &d, (size_t)r->cfg->max_manifest, &buf, &len)))
+		return err == BERR_BLOB_UNKNOWN ?
+			berr_set(BERR_MANIFEST_UNKNOWN, "manifest %s is missing", ds) : err;
+	resp_send(r, 200, mt, buf, len);
+	free(buf);
+	return BERR_OK;
+}
+
+/* Content-Type without parameters, or NULL. */
+static const char *content_type(struct req *r)
+{
+	const char *ct = req_param(r, "CONTENT_TYPE");
+
+	return (ct && *ct) ? ct : NULL;
+}
+
+enum berr h_manifest_put(struct req *r)
+{
+	struct manifest m = { 0 };
+	struct digest want, got;
+	char ds[DIGEST_STR_MAX];
+	char *buf = NULL;
+	size_t len;
+	int by_digest;
+	enum berr err;
+
+	if ((err = parse_reference(r->route.ref, &want, &by_digest)))
+		return err;
+	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+		return err;
+	if ((err = req_read_all(r, (size_t)r->cfg->max_manifest, &buf, &len)))
+		goto out;
+	if ((err = manifest_parse(&m, content_type(r), buf, len)))
+		goto out;
+	err = store_manifest_put(r->store, r->route.name, &m, manifest_type_name(m.type),
+				 buf, len, by_digest ? &want : NULL,
+				 by_digest ? NULL : r->route.ref, &got);
+	if (err)
+		goto out;
+	digest_format(&got, ds);
+	resp_location(r, "/v2/%s/manifests/%s", r->route.name, ds);
+	resp_header(r, "Docker-Content-Digest", "%s", ds);
+	if (m.has_subject) {
+		char ss[DIGEST_STR_MAX];
+		resp_header(r, "OCI-Subject", "%s", digest_format(&m.subject.digest, ss));
+	}
+	resp_send(r, 201, NULL, NULL, 0);
+out:
+	manifest_release(&m);
+	free(buf);
+	return err;
+}

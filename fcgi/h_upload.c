@@ -1,0 +1,252 @@
+/*
+ * h_upload.c - blob uploads: POST (start, monolithic, mount), PATCH, PUT,
+ * GET (status) and DELETE on /v2/<name>/blobs/uploads/[<id>].
+ *
+ * Bodies stream through one fixed buffer straight into the session's data
+ * file while the session's saved SHA-256 state is fed; nothing about a
+ * session lives in this process between requests, so any worker on any host
+ * continues any upload.  A request that fails part-way rolls the session back
+ * to its last committed offset: the client can retry the chunk.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "fcgi/handlers.h"
+#include "fcgi/range.h"
+
+#define BODY_BUF (1024 * 1024)
+
+static void session_headers(struct req *r, const struct upload *u)
+{
+	char range[64];
+
+	range_format_session(u->offset + u->pending, range, sizeof(range));
+	resp_location(r, "/v2/%s/blobs/uploads/%s", u->repo, u->id);
+	resp_header(r, "Range", "%s", range);
+	resp_header(r, "Docker-Upload-UUID", "%s", u->id);
+}
+
+static void blob_created(struct req *r, const struct digest *d)
+{
+	char ds[DIGEST_STR_MAX];
+
+	digest_format(d, ds);
+	resp_location(r, "/v2/%s/blobs/%s", r->route.name, ds);
+	resp_header(r, "Docker-Content-Digest", "%s", ds);
+	resp_send(r, 201, NULL, NULL, 0);
+}
+
+/* Append the whole request body to the session. */
+static enum berr stream_body(struct req *r, struct upload *u, int64_t *got)
+{
+	static char *buf;
+	enum berr err;
+	ssize_t n;
+
+	*got = 0;
+	if (!buf && !(buf = malloc(BODY_BUF)))
+		return berr_set(BERR_INTERNAL, "out of memory");
+	for (;;) {
+		if ((n = req_read(r, buf, BODY_BUF)) < 0)
+			return berr_set(BERR_BLOB_UPLOAD_INVALID,
+					"the request body ended early (after %lld bytes)",
+					(long long)*got);
+		if (n == 0)
+			break;
+		if ((err = store_upload_append(u, buf, (size_t)n)))
+			return err;
+		*got += n;
+	}
+	if (r->content_length >= 0 && *got != r->content_length)
+		return berr_set(BERR_SIZE_INVALID, "received %lld bytes, Content-Length said %lld",
+				(long long)*got, (long long)r->content_length);
+	return BERR_OK;
+}
+
+/* Checks a chunk's Content-Range (if any) against the session; on a
+ * mismatch answers 416 with the session's current Range itself.
+ * *expect: bytes the chunk must carry, -1 when no range was given. */
+static enum berr check_range(struct req *r, struct upload *u, int64_t *expect)
+{
+	const char *cr = req_param(r, "HTTP_CONTENT_RANGE");
+	int64_t start, end;
+	enum berr err;
+
+	*expect = -1;
+	if (!cr || !*cr)
+		return BERR_OK;
+	err = range_parse_content_range(cr, &start, &end);
+	if (!err && start != u->offset)
+		err = berr_set(BERR_RANGE_INVALID, "chunk starts at %lld but the session has %lld bytes",
+			       (long long)start, (long long)u->offset);
+	if (!err && r->content_length >= 0 && r->content_length != end - start + 1)
+		err = berr_set(BERR_RANGE_INVALID, "Content-Range covers %lld bytes, Content-Length is %lld",
+			       (long long)(end - start + 1), (long long)r->content_length);
+	if (err) {
+		session_headers(r, u);
+		resp_error(r, err);
+		return err;
+	}
+	*expect = end - start + 1;
+	return BERR_OK;
+}
+
+/* Content-Range check, then the body into the session. */
+static enum berr receive_chunk(struct req *r, struct upload *u)
+{
+	int64_t expect, got;
+	enum berr err;
+
+	if ((err = check_range(r, u, &expect)))
+		return err;
+	err = stream_body(r, u, &got);
+	if (!err && expect >= 0 && got != expect)
+		err = berr_set(BERR_SIZE_INVALID, "received %lld bytes, Content-Range said %lld",
+			       (long long)got, (long long)expect);
+	if (err)
+		store_upload_rollback(u);
+	return err;
+}
+
+static enum berr query_digest(struct req *r, struct digest *d, int *present)
+{
+	char v[DIGEST_STR_MAX + 8];
+	int q = req_query(r, "digest", v, sizeof(v));
+
+	*present = q != 0;
+	if (q < 0)
+		return berr_set(BERR_DIGEST_INVALID, "malformed digest parameter");
+	return q ? digest_parse(d, v) : BERR_OK;
+}
+
+/* POST ?mount=&from=: link a blob another repository has; 1 if mounted. */
+static int try_mount(struct req *r)
+{
+	char from[REF_NAME_MAX + 2], dv[DIGEST_STR_MAX + 8];
+	struct digest d;
+
+	if (req_query(r, "mount", dv, sizeof(dv)) != 1 || digest_parse(&d, dv) ||
+	    req_query(r, "from", from, sizeof(from)) != 1 || ref_name_check(from) ||
+	    auth_check(r, from, AUTH_PULL) ||
+	    store_blob_linked(r->store, from, &d) ||
+	    store_blob_link(r->store, r->route.name, &d)) {
+		berr_clear();
+		return 0;
+	}
+	blob_created(r, &d);
+	return 1;
+}
+
+enum berr h_upload_start(struct req *r)
+{
+	struct upload u = { .datafd = -1 };
+	struct digest want;
+	int64_t got;
+	int monolithic;
+	enum berr err;
+
+	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+		return err;
+	if ((err = query_digest(r, &want, &monolithic)))
+		return err;
+	if (!monolithic && try_mount(r))
+		return BERR_OK;
+	if (!monolithic && r->content_length > 0)
+		return berr_set(BERR_DIGEST_INVALID, "a POST with a body needs ?digest=");
+	if ((err = store_upload_create(r->store, r->route.name, &u)))
+		return err;
+	if (monolithic) {
+		err = stream_body(r, &u, &got);
+		if (!err)
+			err = store_upload_finish(&u, &want);
+		if (err)
+			store_upload_cancel(&u);
+		else
+			blob_created(r, &want);
+	} else {
+		session_headers(r, &u);
+		resp_send(r, 202, NULL, NULL, 0);
+	}
+	store_upload_close(&u);
+	return err;
+}
+
+static enum berr open_session(struct req *r, struct upload *u)
+{
+	enum berr err;
+
+	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+		return err;
+	if ((err = ref_upload_id_check(r->route.ref)))
+		return err;
+	return store_upload_open(r->store, r->route.name, r->route.ref, u);
+}
+
+enum berr h_upload_patch(struct req *r)
+{
+	struct upload u = { .datafd = -1 };
+	enum berr err;
+
+	if ((err = open_session(r, &u)))
+		return err;
+	if (!(err = receive_chunk(r, &u)) && !(err = store_upload_commit(&u))) {
+		session_headers(r, &u);
+		resp_send(r, 202, NULL, NULL, 0);
+	}
+	store_upload_close(&u);
+	return err;
+}
+
+enum berr h_upload_put(struct req *r)
+{
+	struct upload u = { .datafd = -1 };
+	struct digest want;
+	int present;
+	enum berr err;
+
+	if ((err = query_digest(r, &want, &present)))
+		return err;
+	if (!present)
+		return berr_set(BERR_DIGEST_INVALID, "the digest query parameter is required");
+	if ((err = open_session(r, &u)))
+		return err;
+	if (!(err = receive_chunk(r, &u))) {
+		if ((err = store_upload_finish(&u, &want)))
+			store_upload_rollback(&u);
+		else
+			blob_created(r, &want);
+	}
+	store_upload_close(&u);
+	return err;
+}
+
+enum berr h_upload_status(struct req *r)
+{
+	struct upload u = { .datafd = -1 };
+	enum berr err;
+
+	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+		return err;
+	if ((err = ref_upload_id_check(r->route.ref)))
+		return err;
+	if ((err = store_upload_peek(r->store, r->route.name, r->route.ref, &u)))
+		return err;
+	session_headers(r, &u);
+	resp_send(r, 204, NULL, NULL, 0);
+	store_upload_close(&u);
+	return BERR_OK;
+}
+
+enum berr h_upload_cancel(struct req *r)
+{
+	struct upload u = { .datafd = -1 };
+	enum berr err;
+
+	if ((err = open_session(r, &u)))
+		return err;
+	if (!(err = store_upload_cancel(&u)))
+		resp_send(r, 204, NULL, NULL, 0);
+	store_upload_close(&u);
+	return err;
+}

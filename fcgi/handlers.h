@@ -1,0 +1,27 @@
+/*
+ * handlers.h - one function per endpoint, one file per API area.
+ *
+ * A handler returns BERR_OK after it has sent its answer, or an error code
+ * (detail set) for dispatch() to send with resp_error(); a handler that must
+ * add headers to an error answer (416 with Range) sends it itself.
+ * Handlers stay thin: the logic lives in store/ and auth/.
+ */
+#ifndef BERTH_HANDLERS_H
+#define BERTH_HANDLERS_H
+
+#include "fcgi/request.h"
+
+void dispatch(struct req *r);
+
+enum berr h_base(struct req *r);                 /* h_base.c */
+enum berr h_blob_get(struct req *r);             /* h_blob.c */
+enum berr h_upload_start(struct req *r);         /* h_upload.c */
+enum berr h_upload_patch(struct req *r);
+enum berr h_upload_put(struct req *r);
+enum berr h_upload_status(struct req *r);
+enum berr h_upload_cancel(struct req *r);
+enum berr h_manifest_get(struct req *r);         /* h_manifest.c */
+enum berr h_manifest_put(struct req *r);
+enum berr h_tags_list(struct req *r);            /* h_tags.c */
+
+#endif

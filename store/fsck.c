@@ -1,0 +1,240 @@
+/*
+ * fsck.c - see fsck.h.  Two passes: the blob area (each file's bytes must hash
+ * to its name), then each repository (links must reach blobs, manifests must
+ * parse and have every reference present, tags must reach linked manifests).
+ * Memory stays small: one directory level and one manifest at a time.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/fsck.h"
+#include "store/ref.h"
+
+struct walk {
+	struct store *s;
+	int rehash;
+	fsck_report_fn report;
+	void *ctx;
+	struct fsck_counts *c;
+};
+
+static void problem(struct walk *w, const char *kind, const char *object, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void problem(struct walk *w, const char *kind, const char *object, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	w->c->problems++;
+	w->report(w->ctx, kind, object, detail);
+}
+
+static void check_blob(struct walk *w, const char *alg, const char *fan, const char *hex)
+{
+	char path[PATH_MAX], ds[DIGEST_STR_MAX + 8];
+	struct digest d, got;
+	int64_t size = 0;
+	int fd;
+
+	snprintf(ds, sizeof(ds), "%s:%s", alg, hex);
+	snprintf(path, sizeof(path), "%s/blobs/%s/%s/%s", w->s->root, alg, fan, hex);
+	w->c->blobs++;
+	if (digest_parse(&d, ds) || strncmp(fan, hex, 2) != 0 || strlen(fan) != 2) {
+		problem(w, "misplaced-blob", path, "file name is not the digest of a blob in its fan-out directory");
+		return;
+	}
+	if (!w->rehash)
+		return;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		problem(w, "unreadable", ds, "%s", strerror(errno));
+		return;
+	}
+	if (digest_fd(d.alg, fd, &got, &size))
+		problem(w, "unreadable", ds, "%s", berr_detail());
+	else if (!digest_equal(&d, &got))
+		problem(w, "corrupt-blob", ds, "content hashes to %s:%s", digest_alg_name(got.alg), got.hex);
+	w->c->bytes += size;
+	close(fd);
+}
+
+typedef void (*entry_fn)(struct walk *w, const char *dir, const char *name, void *arg);
+
+/* Call fn for every entry of dir except "." / ".."; absent dir is fine. */
+static void each_entry(struct walk *w, const char *dir, entry_fn fn, void *arg)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d) {
+		if (errno != ENOENT)
+			problem(w, "unreadable", dir, "%s", strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			fn(w, dir, de->d_name, arg);
+	closedir(d);
+}
+
+static void blob_file(struct walk *w, const char *dir, const char *name, void *arg)
+{
+	const char **alg_fan = arg;
+
+	check_blob(w, alg_fan[0], alg_fan[1], name);
+}
+
+static void blob_fan(struct walk *w, const char *dir, const char *name, void *arg)
+{
+	char sub[PATH_MAX];
+	const char *alg_fan[2] = { arg, name };
+
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	each_entry(w, sub, blob_file, alg_fan);
+}
+
+static void blob_alg(struct walk *w, const char *dir, const char *name, void *arg)
+{
+	char sub[PATH_MAX];
+
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	each_entry(w, sub, blob_fan, (void *)name);
+}
+
+/* ---- repositories ---- */
+
+struct repo_ctx {
+	const char *name;
+	const char *kind; /* "_blobs" or "_manifests" */
+	const char *alg;
+};
+
+static void check_manifest(struct walk *w, const char *repo, const struct digest *d)
+{
+	char mt[256], ds[DIGEST_STR_MAX], obj[REF_NAME_MAX + DIGEST_STR_MAX + 2];
+	struct manifest m = { 0 };
+	char *buf = NULL;
+	size_t len;
+
+	digest_format(d, ds);
+	snprintf(obj, sizeof(obj), "%s@%s", repo, ds);
+	w->c->manifests++;
+	if (store_manifest_linked(w->s, repo, d, mt, sizeof(mt))) {
+		problem(w, "dangling-manifest-link", obj, "%s", berr_detail());
+		return;
+	}
+	if (store_blob_read(w->s, d, 64u << 20, &buf, &len)) {
+		problem(w, "dangling-manifest-link", obj, "%s", berr_detail());
+		return;
+	}
+	if (manifest_parse(&m, mt, buf, len))
+		problem(w, "invalid-manifest", obj, "%s", berr_detail());
+	else if (store_manifest_check_refs(w->s, repo, &m))
+		problem(w, "missing-reference", obj, "%s", berr_detail());
+	manifest_release(&m);
+	free(buf);
+}
+
+static void link_file(struct walk *w, const char *dir, const char *name, void *arg)
+{
+	struct repo_ctx *rc = arg;
+	char ds[DIGEST_STR_MAX + 8], obj[REF_NAME_MAX + DIGEST_STR_MAX + 2];
+	struct digest d;
+
+	if (name[0] == '.')
+		return; /* a temporary being renamed into place */
+	snprintf(ds, sizeof(ds), "%s:%s", rc->alg, name);
+	snprintf(obj, sizeof(obj), "%s@%s", rc->name, ds);
+	if (digest_parse(&d, ds)) {
+		problem(w, "unreadable", obj, "link name is not a digest");
+		return;
+	}
+	if (strcmp(rc->kind, "_manifests") == 0) {
+		check_manifest(w, rc->name, &d);
+		return;
+	}
+	w->c->blob_links++;
+	if (store_blob_linked(w->s, rc->name, &d))
+		problem(w, "dangling-blob-link", obj, "the blob is missing");
+}
+
+static void link_alg(struct walk *w, const char *dir, const char *name, void *arg)
+{
+	struct repo_ctx rc = *(struct repo_ctx *)arg;
+	char sub[PATH_MAX];
+
+	rc.alg = name;
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	each_entry(w, sub, link_file, &rc);
+}
+
+static void tag_file(struct walk *w, const char *dir, const char *name, void *arg)
+{
+	const char *repo = arg;
+	char obj[REF_NAME_MAX + REF_TAG_MAX + 2];
+	struct digest d;
+
+	if (ref_tag_check(name)) {
+		berr_clear();
+		return; /* temporaries */
+	}
+	w->c->tags++;
+	snprintf(obj, sizeof(obj), "%s:%s", repo, name);
+	if (store_tag_resolve(w->s, repo, name, &d))
+		problem(w, "dangling-tag", obj, "%s", berr_detail());
+}
+
+static void walk_repo(struct walk *w, const char *dir, const char *name);
+
+static void repo_entry(struct walk *w, const char *dir, const char *name, void *arg)
+{
+	const char *repo = arg;
+	char sub[PATH_MAX], child[REF_NAME_MAX + 2];
+	struct repo_ctx rc = { repo, name, NULL };
+
+	snprintf(sub, sizeof(sub), "%s/%s", dir, name);
+	if (strcmp(name, "_blobs") == 0 || strcmp(name, "_manifests") == 0) {
+		each_entry(w, sub, link_alg, &rc);
+	} else if (strcmp(name, "_tags") == 0) {
+		each_entry(w, sub, tag_file, (void *)repo);
+	} else if (name[0] != '_' && name[0] != '.') {
+		if (snprintf(child, sizeof(child), "%s%s%s", repo, *repo ? "/" : "", name) >=
+		    (int)sizeof(child) || ref_name_check(child)) {
+			berr_clear();
+			problem(w, "unreadable", sub, "not a repository name");
+			return;
+		}
+		walk_repo(w, sub, child);
+	}
+}
+
+static void walk_repo(struct walk *w, const char *dir, const char *name)
+{
+	if (*name && store_repo_exists(w->s, name))
+		w->c->repos++;
+	each_entry(w, dir, repo_entry, (void *)name);
+}
+
+enum berr store_fsck(struct store *s, int rehash, fsck_report_fn report, void *ctx,
+		     struct fsck_counts *counts)
+{
+	struct walk w = { s, rehash, report, ctx, counts };
+	char dir[PATH_MAX];
+
+	memset(counts, 0, sizeof(*counts));
+	snprintf(dir, sizeof(dir), "%s/blobs", s->root);
+	each_entry(&w, dir, blob_alg, NULL);
+	snprintf(dir, sizeof(dir), "%s/repos", s->root);
+	walk_repo(&w, dir, "");
+	return BERR_OK;
+}

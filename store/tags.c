@@ -1,0 +1,96 @@
+/*
+ * tags.c - listing a repository's tags (store_tag_list in store.h).
+ *
+ * Tags are the names of the files in repos/<name>/_tags/.  A listing reads
+ * the directory once and sorts it; temporaries being renamed into place
+ * start with '.', which no tag can, and are skipped.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/ref.h"
+#include "store/store.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static enum berr read_tags(const char *dir, char ***out, size_t *count)
+{
+	size_t cap = 0, n = 0;
+	char **v = NULL, **nv;
+	struct dirent *de;
+	DIR *d;
+
+	if (!(d = opendir(dir)))
+		return errno == ENOENT ? BERR_OK : berr_sys("opendir", dir);
+	while ((de = readdir(d))) {
+		if (ref_tag_check(de->d_name) != BERR_OK)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if (!(nv = realloc(v, cap * sizeof(*v))))
+				goto oom;
+			v = nv;
+		}
+		if (!(v[n] = strdup(de->d_name)))
+			goto oom;
+		n++;
+	}
+	closedir(d);
+	berr_clear();
+	qsort(v, n, sizeof(*v), cmp_str);
+	*out = v;
+	*count = n;
+	return BERR_OK;
+oom:
+	closedir(d);
+	store_tag_list_free(v, n);
+	return berr_set(BERR_INTERNAL, "out of memory listing %s", dir);
+}
+
+enum berr store_tag_list(struct store *s, const char *name, const char *last, long n,
+			 char ***out, size_t *count, int *more)
+{
+	char dir[PATH_MAX];
+	char **all = NULL;
+	size_t total = 0, from = 0, take, i;
+	enum berr err;
+
+	*out = NULL;
+	*count = 0;
+	*more = 0;
+	if (!store_repo_exists(s, name))
+		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	if (snprintf(dir, sizeof(dir), "%s/repos/%s/_tags", s->root, name) >= (int)sizeof(dir))
+		return berr_set(BERR_NAME_INVALID, "repository name too long");
+	if ((err = read_tags(dir, &all, &total)))
+		return err;
+	if (last)
+		while (from < total && strcmp(all[from], last) <= 0)
+			from++;
+	take = total - from;
+	if (n >= 0 && (size_t)n < take) {
+		take = (size_t)n;
+		*more = 1;
+	}
+	for (i = 0; i < total; i++)
+		if (i < from || i >= from + take)
+			free(all[i]);
+	memmove(all, all + from, take * sizeof(*all));
+	*out = all;
+	*count = take;
+	return BERR_OK;
+}
+
+void store_tag_list_free(char **tags, size_t count)
+{
+	for (size_t i = 0; tags && i < count; i++)
+		free(tags[i]);
+	free(tags);
+}
