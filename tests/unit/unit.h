@@ -34,10 +34,11 @@ static int unit_pass, unit_fail;
 			__FILE__, __LINE__, #got, g_ ? g_ : "(null)", w_ ? w_ : "(null)"); } \
 } while (0)
 
-static inline int unit_done(void)
+static inline int unit_done_(const char *file)
 {
-	printf("%s: %d passed, %d failed\n", __FILE__, unit_pass, unit_fail);
+	printf("%s: %d passed, %d failed\n", file, unit_pass, unit_fail);
 	return unit_fail ? 1 : 0;
 }
+#define unit_done() unit_done_(__FILE__)
 
 #endif
