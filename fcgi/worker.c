@@ -1,14 +1,15 @@
 /*
  * worker.c - a pool worker: accept a FastCGI request, serve it, repeat.
  *
- * Shutdown is graceful by construction: SIGTERM only sets a flag and wakes
- * poll() through a pipe, so a request that was accepted always runs to its
- * end, and an idle worker leaves at once.  The listening socket is
+ * Shutdown is graceful by construction: SIGTERM stays blocked while a
+ * request is served (so no read of a streaming body is ever interrupted) and
+ * is let in only while the worker waits in ppoll(); there it sets a flag and
+ * the worker leaves.  A request that was accepted always runs to its end,
+ * and an idle worker leaves at once.  The listening socket is
  * non-blocking: when several idle workers wake for one connection, the
  * losers' accept fails with EAGAIN and they go back to poll().
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -23,18 +24,11 @@
 #include "util/log.h"
 
 static volatile sig_atomic_t stopping;
-static int wake[2] = { -1, -1 };
 
 static void on_term(int sig)
 {
-	int e = errno;
-
 	(void)sig;
 	stopping = 1;
-	if (write(wake[1], "x", 1) < 0) {
-		/* the flag alone will do */
-	}
-	errno = e;
 }
 
 static void worker_signals(void)
@@ -42,7 +36,7 @@ static void worker_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;   /* no SA_RESTART: poll() returns EINTR */
+	sa.sa_handler = on_term;   /* delivered only inside ppoll(), which returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);   /* Ctrl-C reaches the master, which stops us */
@@ -70,14 +64,15 @@ static void serve(FCGX_Request *fr, const struct config *cfg, struct store *st)
 
 void pool_worker_run(int fd, const struct config *cfg, struct store *st)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd;
+	sigset_t term, waiting;
 	FCGX_Request fr;
 	pid_t parent = getppid();
 
-	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0) {
-		log_err("worker: pipe: %s", strerror(errno));
-		_exit(1);
-	}
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &waiting);
+	sigdelset(&waiting, SIGTERM);
 	worker_signals();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
@@ -86,17 +81,15 @@ void pool_worker_run(int fd, const struct config *cfg, struct store *st)
 		log_err("worker: libfcgi initialisation failed");
 		_exit(1);
 	}
-	pfd[0].fd = fd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = wake[0];
-	pfd[1].events = POLLIN;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
 	while (!stopping) {
-		if (poll(pfd, 2, -1) < 0) {
+		if (ppoll(&pfd, 1, NULL, &waiting) < 0) {
 			if (errno != EINTR)
 				log_err("worker: poll: %s", strerror(errno));
 			continue;
 		}
-		if (stopping || (pfd[1].revents & POLLIN))
+		if (stopping)
 			break;
 		if (FCGX_Accept_r(&fr) < 0)
 			continue; /* another worker took it, or a signal */
