@@ -3,6 +3,20 @@
  * to its name), then each repository (links must reach blobs, manifests must
  * parse and have every reference present, tags must reach linked manifests).
  * Memory stays small: one directory level and one manifest at a time.
+ *
+ * The referrers / parents indexes (store/referrers.c) are checked from the
+ * manifests' side: a linked manifest with a subject must have its entry
+ * under the subject ("missing-referrer-entry"), a linked index one under
+ * each child ("missing-parent-entry").  Entries whose manifest is not linked
+ * are garbage readers ignore, not problems.
+ *
+ * A tag file naming a manifest that is not linked in its repository is
+ * reported as "stale-tag" but not counted as a problem: it is what a
+ * process that died inside a tag PUT racing a delete of the same manifest
+ * leaves (store/delete.c), store_tag_resolve() answers MANIFEST_UNKNOWN for
+ * it exactly as for an absent tag, and nothing corrupt becomes visible (only
+ * its name in tags/list).  A tag whose manifest is linked but whose bytes
+ * are gone stays a "dangling-tag" problem.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/fs.h"
 #include "store/fsck.h"
 #include "store/ref.h"
 
@@ -119,6 +134,38 @@ struct repo_ctx {
 	const char *alg;
 };
 
+/* 1 if repos/<repo>/<kind>/<key>/<d> exists. */
+static int entry_exists(struct walk *w, const char *repo, const char *kind,
+			const struct digest *key, const struct digest *d)
+{
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/repos/%s/%s/%s/%s/%s-%s", w->s->root, repo, kind,
+		     digest_alg_name(key->alg), key->hex, digest_alg_name(d->alg), d->hex) >=
+	    (int)sizeof(path))
+		return 0;
+	return fs_exists(path);
+}
+
+static void check_entries(struct walk *w, const char *repo, const struct digest *d,
+			  const struct manifest *m, const char *obj)
+{
+	char ds[DIGEST_STR_MAX];
+	size_t i;
+
+	if (m->has_subject && !entry_exists(w, repo, "_referrers", &m->subject.digest, d))
+		problem(w, "missing-referrer-entry", obj,
+			"subject %s does not list it: the referrers API misses it; push it again",
+			digest_format(&m->subject.digest, ds));
+	for (i = 0; i < m->nrefs; i++)
+		if (m->refs[i].kind == MREF_MANIFEST &&
+		    !entry_exists(w, repo, "_parents", &m->refs[i].digest, d))
+			problem(w, "missing-parent-entry", obj,
+				"child %s does not name it as parent: the child could be "
+				"deleted from under it; push the index again",
+				digest_format(&m->refs[i].digest, ds));
+}
+
 static void check_manifest(struct walk *w, const char *repo, const struct digest *d)
 {
 	char mt[256], ds[DIGEST_STR_MAX], obj[REF_NAME_MAX + DIGEST_STR_MAX + 2];
@@ -141,6 +188,8 @@ static void check_manifest(struct walk *w, const char *repo, const struct digest
 		problem(w, "invalid-manifest", obj, "%s", berr_detail());
 	else if (store_manifest_check_refs(w->s, repo, &m))
 		problem(w, "missing-reference", obj, "%s", berr_detail());
+	else
+		check_entries(w, repo, d, &m, obj);
 	manifest_release(&m);
 	free(buf);
 }
@@ -178,6 +227,23 @@ static void link_alg(struct walk *w, const char *dir, const char *name, void *ar
 	each_entry(w, sub, link_file, &rc);
 }
 
+/* The tag file holds a digest whose link is absent from the repository. */
+static int tag_is_stale(struct walk *w, const char *dir, const char *tag, const char *repo)
+{
+	char path[PATH_MAX], buf[DIGEST_STR_MAX + 8];
+	struct digest d;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, tag) >= (int)sizeof(path) ||
+	    fs_read_str(path, buf, sizeof(buf), NULL, BERR_MANIFEST_UNKNOWN) != BERR_OK)
+		return 0;
+	buf[strcspn(buf, " \t\r\n")] = '\0';
+	if (digest_parse(&d, buf) != BERR_OK ||
+	    snprintf(path, sizeof(path), "%s/repos/%s/_manifests/%s/%s", w->s->root, repo,
+		     digest_alg_name(d.alg), d.hex) >= (int)sizeof(path))
+		return 0;
+	return !fs_exists(path);
+}
+
 static void tag_file(struct walk *w, const char *dir, const char *name, void *arg)
 {
 	const char *repo = arg;
@@ -190,7 +256,13 @@ static void tag_file(struct walk *w, const char *dir, const char *name, void *ar
 	}
 	w->c->tags++;
 	snprintf(obj, sizeof(obj), "%s:%s", repo, name);
-	if (store_tag_resolve(w->s, repo, name, &d))
+	if (store_tag_resolve(w->s, repo, name, &d) == BERR_OK)
+		return;
+	if (tag_is_stale(w, dir, name, repo))
+		w->report(w->ctx, "stale-tag", obj, "names a manifest that is not linked (left by "
+			  "a tag PUT that died racing a delete); resolves as unknown; "
+			  "not counted as a problem, delete the tag to drop it");
+	else
 		problem(w, "dangling-tag", obj, "%s", berr_detail());
 }
 

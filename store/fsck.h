@@ -15,6 +15,8 @@ struct fsck_counts {
 };
 
 /* Called once per problem: kind is "corrupt-blob", "misplaced-blob",
+ * "missing-referrer-entry", "missing-parent-entry", "stale-tag" (reported,
+ * not counted: it resolves to MANIFEST_UNKNOWN),
  * "dangling-blob-link", "dangling-manifest-link", "invalid-manifest",
  * "missing-reference", "dangling-tag" or "unreadable". */
 typedef void (*fsck_report_fn)(void *ctx, const char *kind, const char *object,

@@ -118,6 +118,7 @@ void manifest_release(struct manifest *m)
 		ref_release(&m->subject);
 	free(m->artifact_type);
 	free(m->config_media_type);
+	free(m->annotations);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -241,13 +242,38 @@ static enum berr parse_index(struct manifest *m, json_t *root)
 	return add_array(m, manifests, "manifests", MREF_MANIFEST);
 }
 
-/* OCI 1.1 additions: "subject" (the manifest this one refers to) and
- * "artifactType". */
+/* The top-level "annotations": the image-spec makes it a map of strings.
+ * Kept as compact JSON (key order preserved) for the referrers API. */
+static enum berr parse_annotations(struct manifest *m, json_t *root)
+{
+	json_t *an = json_object_get(root, "annotations"), *v;
+	const char *key;
+
+	if (an == NULL)
+		return BERR_OK;
+	if (!json_is_object(an))
+		return invalid("\"annotations\" must be an object");
+	json_object_foreach(an, key, v) {
+		if (!json_is_string(v))
+			return invalid("annotation \"%.100s\" must be a string", key);
+	}
+	m->annotations = json_dumps(an, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (m->annotations == NULL)
+		return berr_sys("allocating", "manifest annotations");
+	return BERR_OK;
+}
+
+/* OCI 1.1 additions: "subject" (the manifest this one refers to),
+ * "artifactType", and the annotations a referrer descriptor carries. */
 static enum berr parse_oci_extras(struct manifest *m, json_t *root)
 {
 	json_t *subject = json_object_get(root, "subject");
 	json_t *at = json_object_get(root, "artifactType");
 	enum berr rc;
+
+	rc = parse_annotations(m, root);
+	if (rc != BERR_OK)
+		return rc;
 
 	if (at != NULL) {
 		if (!json_is_string(at))

@@ -54,6 +54,9 @@ struct manifest {
 	struct manifest_ref subject; /* valid when has_subject */
 	char *artifact_type;         /* owned; "artifactType" or NULL */
 	char *config_media_type;     /* owned; config descriptor's mediaType or NULL */
+	char *annotations;           /* owned; the top-level "annotations" object of an
+				      * OCI manifest or index as compact JSON, or NULL
+				      * (copied into its referrer descriptor) */
 };
 
 /* Parse `len` bytes.  `content_type` is the request's Content-Type (may be
@@ -68,6 +71,8 @@ struct manifest {
  *  - Malformed JSON, schemaVersion != 2, a missing or malformed descriptor
  *    (digest, size >= 0, mediaType string): BERR_MANIFEST_INVALID (bad digest
  *    strings inside descriptors are MANIFEST_INVALID too, not DIGEST_INVALID).
+ *  - OCI types: "artifactType" not a string, "annotations" not an object of
+ *    strings: BERR_MANIFEST_INVALID.
  * On success `out` must be released with manifest_release(). */
 enum berr manifest_parse(struct manifest *out, const char *content_type,
 			 const void *buf, size_t len);

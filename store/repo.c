@@ -12,6 +12,12 @@
  * a collector that removes a blob before its links, or a crash in the middle
  * of anything, can then never make a dangling reference look valid.
  *
+ * A manifest PUT also records its referrer / parent entries (store/referrers.c)
+ * before its link, and two checks after publishing close the races with a
+ * concurrent delete (store/delete.c) without a lock: an index re-checks its
+ * children, a tag re-checks its manifest.  Each side writes first and looks
+ * second, so of two racing operations at least one sees the other.
+ *
  * Names and tags arrive already checked against the spec's grammar; the
  * cheap re-checks below only guarantee that no path is ever built from
  * anything else (no "..", no leading '/', no stray characters).
@@ -20,6 +26,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/fs.h"
 #include "store/store.h"
@@ -208,6 +215,35 @@ enum berr store_manifest_check_refs(struct store *s, const char *name,
 	return BERR_OK;
 }
 
+/* Called after an index's link is published.  A delete of one of its
+ * children checks the parent entries before and after removing the child's
+ * link; if it unlinked the child after our store_manifest_check_refs() but
+ * looked at the entries before our link existed, we see the child gone here
+ * and withdraw the index: the index is then refused, the delete stands, and
+ * no index stays visible with a missing child. */
+static enum berr children_still_linked(struct store *s, const char *name,
+				       const struct manifest *m, const struct digest *d,
+				       const char *link)
+{
+	char cs[DIGEST_STR_MAX], ds[DIGEST_STR_MAX];
+	size_t i;
+
+	for (i = 0; i < m->nrefs; i++) {
+		if (m->refs[i].kind != MREF_MANIFEST)
+			continue;
+		if (store_manifest_linked(s, name, &m->refs[i].digest, NULL, 0) == BERR_OK)
+			continue;
+		if (unlink(link) != 0 && errno != ENOENT)
+			return berr_sys("removing", link);
+		fs_fsync_parent(link);
+		return berr_set(BERR_MANIFEST_BLOB_UNKNOWN,
+				"manifest %s was deleted from repository %s while index %s "
+				"was being stored; push it again, then the index",
+				digest_format(&m->refs[i].digest, cs), name, digest_format(d, ds));
+	}
+	return BERR_OK;
+}
+
 enum berr store_manifest_put(struct store *s, const char *name, const struct manifest *m,
 			     const char *media_type, const void *buf, size_t len,
 			     const struct digest *want, const char *tag,
@@ -235,7 +271,15 @@ enum berr store_manifest_put(struct store *s, const char *name, const struct man
 	if (rc == BERR_OK)
 		rc = store_blob_put_known(s, &d, buf, len);
 	if (rc == BERR_OK)
+		rc = store_manifest_entries_write(s, name, m, media_type, &d, len, 0);
+	if (rc == BERR_OK)
 		rc = write_link(s, path, media_type);
+	if (rc == BERR_OK)
+		rc = children_still_linked(s, name, m, &d, path);
+	/* A delete of this same digest that ran between our entries and our
+	 * link may have removed the entries again: put back what is missing. */
+	if (rc == BERR_OK)
+		rc = store_manifest_entries_write(s, name, m, media_type, &d, len, 1);
 	if (rc == BERR_OK && tag)
 		rc = store_tag_set(s, name, tag, &d);
 	if (rc == BERR_OK && out)
@@ -269,6 +313,18 @@ enum berr store_tag_resolve(struct store *s, const char *name, const char *tag,
 	return BERR_OK;
 }
 
+/* Remove the tag file at `path` if it still holds `line` (a tag set to
+ * another manifest in between is left alone, but for the instant between
+ * the read and the unlink, which no lock-free store can close). */
+static void tag_take_back(const char *path, const char *line)
+{
+	char now[DIGEST_STR_MAX + 8];
+
+	if (fs_read_str(path, now, sizeof(now), NULL, BERR_MANIFEST_UNKNOWN) == BERR_OK &&
+	    strcmp(now, line) == 0 && unlink(path) == 0)
+		fs_fsync_parent(path);
+}
+
 enum berr store_tag_set(struct store *s, const char *name, const char *tag,
 			const struct digest *d)
 {
@@ -285,5 +341,16 @@ enum berr store_tag_set(struct store *s, const char *name, const char *tag,
 	n = strlen(line);
 	line[n] = '\n';
 	line[n + 1] = '\0';
-	return write_link(s, path, line);
+	rc = write_link(s, path, line);
+	if (rc)
+		return rc;
+	/* A delete of `d` removes tags, then the link, then looks at the tags
+	 * again.  Checking the link after writing the tag closes the gap from
+	 * this side: either we see the link gone and take our tag back, or the
+	 * delete's second look happens after our write and removes it. */
+	if (store_manifest_linked(s, name, d, NULL, 0) == BERR_OK)
+		return BERR_OK;
+	tag_take_back(path, line);
+	return berr_set(BERR_MANIFEST_UNKNOWN, "manifest %s was deleted from repository %s "
+			"while tag %s was being set", digest_format(d, line), name, tag);
 }

@@ -18,6 +18,15 @@
  *     repos/<name...>/_manifests/sha256/<hex>  link: manifest is in this repository;
  *                                              file content = its media type
  *     repos/<name...>/_tags/<tag>              file content = "sha256:<hex>\n"
+ *     repos/<name...>/_referrers/<alg>/<subject-hex>/<alg>-<hex>
+ *                          the manifest <alg>:<hex> of this repository has
+ *                          "subject" <alg>:<subject-hex>; content = its
+ *                          referrer descriptor (JSON: mediaType, digest, size,
+ *                          artifactType?, annotations?)
+ *     repos/<name...>/_parents/<alg>/<child-hex>/<alg>-<hex>
+ *                          the index / manifest list <alg>:<hex> of this
+ *                          repository names the child manifest
+ *                          <alg>:<child-hex>; content = the index's media type
  *     uploads/<uuid>/state               session: repo, offset, hash state, times
  *     uploads/<uuid>/data                bytes received so far
  *     uploads/<uuid>/lock                O_EXCL: a request is working on it
@@ -29,7 +38,12 @@
  * A repository exists when its _blobs or _manifests directory exists.
  *
  * Ordering that keeps the store consistent:
- *   blob bytes -> repo blob link -> manifest bytes (as blob) -> manifest link -> tag
+ *   blob bytes -> repo blob link -> manifest bytes (as blob)
+ *     -> referrer / parent entries -> manifest link -> tag
+ * and deletion runs it backwards: tags -> manifest link -> its entries.
+ * A referrer or parent entry counts only while the manifest it names is
+ * linked: one left behind by a crash (or by a PUT still on its way to the
+ * link) is ignored by readers and is garbage for the collector.
  */
 #ifndef BERTH_STORE_H
 #define BERTH_STORE_H
@@ -111,6 +125,60 @@ enum berr store_tag_set(struct store *s, const char *name, const char *tag,
 enum berr store_tag_list(struct store *s, const char *name, const char *last, long n,
 			 char ***out, size_t *count, int *more);
 void store_tag_list_free(char **tags, size_t count);
+
+/* ---- deletion, referrers, catalog (store/delete.c, store/referrers.c,
+ *      store/catalog.c) ---- */
+/* Delete the manifest `d` from `name`: first every tag of `name` naming it,
+ * then its link, then its referrers / parent entries.  BERR_MANIFEST_UNKNOWN
+ * if it is not linked.  While `d` is a child of an index or manifest list
+ * still linked in `name`, the delete is refused with BERR_DENIED (detail
+ * names the index) unless `force`. */
+enum berr store_manifest_delete(struct store *s, const char *name, const struct digest *d,
+				int force);
+/* Remove only the tag.  BERR_MANIFEST_UNKNOWN if `name` has no such tag. */
+enum berr store_tag_delete(struct store *s, const char *name, const char *tag);
+/* Unlink the blob from `name` (the bytes stay for other repositories and the
+ * collector).  BERR_BLOB_UNKNOWN if it is not linked. */
+enum berr store_blob_unlink(struct store *s, const char *name, const struct digest *d);
+
+/* The referrers of `subject` in `name`: a JSON array (new reference, caller
+ * json_decref()s) of descriptors {mediaType, digest, size, artifactType?,
+ * annotations?} of every manifest linked in `name` whose "subject" is
+ * `subject`, ordered by digest.  `artifact_type` (may be NULL) filters on
+ * artifactType.  An unknown subject or repository yields an empty array.
+ * Kept current by store_manifest_put / store_manifest_delete without scanning
+ * the repository: one small file per (subject, referrer) pair. */
+struct json_t;
+enum berr store_referrers_list(struct store *s, const char *name, const struct digest *subject,
+			       const char *artifact_type, struct json_t **out);
+
+/* Repository names in lexical order after `last` (NULL: from the start), at
+ * most n (n < 0: all); same ownership and *more as store_tag_list. */
+enum berr store_catalog(struct store *s, const char *last, long n, char ***out,
+			size_t *count, int *more);
+/* Find some repository that has the blob linked and for which
+ * may_pull(ctx, repo) returns nonzero; its name goes to out.
+ * BERR_BLOB_UNKNOWN if there is none. */
+enum berr store_blob_find_repo(struct store *s, const struct digest *d,
+			       int (*may_pull)(void *ctx, const char *repo), void *ctx,
+			       char *out, size_t outlen);
+
+/* Internal to store/ (store/referrers.c, store/tags.c): */
+/* Record the referrer entry of manifest `d` (when `m` has a subject) and its
+ * parent entries (one per child, when `m` is an index), `len` being its byte
+ * length and `media_type` the type it is stored with.  With only_missing,
+ * entries that already exist are left alone (cheap repair after a race). */
+enum berr store_manifest_entries_write(struct store *s, const char *name,
+				       const struct manifest *m, const char *media_type,
+				       const struct digest *d, size_t len, int only_missing);
+/* Remove the entries store_manifest_entries_write made (absent ones are fine). */
+enum berr store_manifest_entries_remove(struct store *s, const char *name,
+					const struct manifest *m, const struct digest *d);
+/* Page of a sorted, malloc'd array of malloc'd strings: keeps the entries
+ * after `last`, at most n (n < 0: all), frees the rest, sets *more.  Takes
+ * ownership of `all` (also on error: none). */
+void store_names_page(char **all, size_t total, const char *last, long n,
+		      char ***out, size_t *count, int *more);
 
 /* ---- upload sessions ---- */
 struct upload {

@@ -3,7 +3,8 @@
  *
  * Tags are the names of the files in repos/<name>/_tags/.  A listing reads
  * the directory once and sorts it; temporaries being renamed into place
- * start with '.', which no tag can, and are skipped.
+ * start with '.', which no tag can, and are skipped.  store_names_page()
+ * cuts the n/last page out of a sorted listing; the catalog uses it too.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -44,7 +45,8 @@ static enum berr read_tags(const char *dir, char ***out, size_t *count)
 	}
 	closedir(d);
 	berr_clear();
-	qsort(v, n, sizeof(*v), cmp_str);
+	if (n > 1) /* qsort(NULL, 0) is undefined */
+		qsort(v, n, sizeof(*v), cmp_str);
 	*out = v;
 	*count = n;
 	return BERR_OK;
@@ -54,12 +56,35 @@ oom:
 	return berr_set(BERR_INTERNAL, "out of memory listing %s", dir);
 }
 
+void store_names_page(char **all, size_t total, const char *last, long n,
+		      char ***out, size_t *count, int *more)
+{
+	size_t from = 0, take, i;
+
+	if (last)
+		while (from < total && strcmp(all[from], last) <= 0)
+			from++;
+	take = total - from;
+	*more = 0;
+	if (n >= 0 && (size_t)n < take) {
+		take = (size_t)n;
+		*more = 1;
+	}
+	for (i = 0; i < total; i++)
+		if (i < from || i >= from + take)
+			free(all[i]);
+	if (take)
+		memmove(all, all + from, take * sizeof(*all));
+	*out = all;
+	*count = take;
+}
+
 enum berr store_tag_list(struct store *s, const char *name, const char *last, long n,
 			 char ***out, size_t *count, int *more)
 {
 	char dir[PATH_MAX];
 	char **all = NULL;
-	size_t total = 0, from = 0, take, i;
+	size_t total = 0;
 	enum berr err;
 
 	*out = NULL;
@@ -71,20 +96,7 @@ enum berr store_tag_list(struct store *s, const char *name, const char *last, lo
 		return berr_set(BERR_NAME_INVALID, "repository name too long");
 	if ((err = read_tags(dir, &all, &total)))
 		return err;
-	if (last)
-		while (from < total && strcmp(all[from], last) <= 0)
-			from++;
-	take = total - from;
-	if (n >= 0 && (size_t)n < take) {
-		take = (size_t)n;
-		*more = 1;
-	}
-	for (i = 0; i < total; i++)
-		if (i < from || i >= from + take)
-			free(all[i]);
-	memmove(all, all + from, take * sizeof(*all));
-	*out = all;
-	*count = take;
+	store_names_page(all, total, last, n, out, count, more);
 	return BERR_OK;
 }
 

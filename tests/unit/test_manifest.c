@@ -168,9 +168,13 @@ static void test_oci(void)
 	CHECK_INT(m.refs[2].size, 0);
 	CHECK_INT(m.refs[2].external, 0); /* empty urls */
 	CHECK_STR(m.config_media_type, "application/vnd.oci.image.config.v1+json");
+	/* top-level annotations only, compact, key order kept */
+	CHECK_STR(m.annotations, "{\"org.opencontainers.image.created\":\"2024-01-02T03:04:05Z\"}");
 	manifest_release(&m);
+	CHECK(m.annotations == NULL);
 
 	CHECK_INT(parse(&m, MT_OCI_MANIFEST_S, oci_artifact), BERR_OK);
+	CHECK(m.annotations == NULL);
 	CHECK_INT(m.nrefs, 1); /* the empty config only */
 	CHECK_STR(m.artifact_type, "application/vnd.example.sbom.v1");
 	CHECK_INT(m.has_subject, 1);
@@ -186,6 +190,17 @@ static void test_oci(void)
 	CHECK_INT(m.nrefs, 2);
 	CHECK_INT(m.refs[1].kind, MREF_MANIFEST);
 	CHECK_STR(digest_format(&m.refs[1].digest, buf), D4);
+	CHECK_STR(m.annotations, "{\"com.example.key1\":\"value1\"}");
+	manifest_release(&m);
+
+	/* Docker types have no annotations of their own: not collected. */
+	CHECK_INT(parse(&m, MT_DOCKER_V2_S, docker_v2), BERR_OK);
+	CHECK(m.annotations == NULL);
+	manifest_release(&m);
+	CHECK_INT(parse(&m, MT_OCI_MANIFEST_S,
+			"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"a/b\",\"digest\":\"" D1 "\","
+			"\"size\":1},\"layers\":[],\"annotations\":{\"z\":\"1\",\"a\":\"2\"}}"), BERR_OK);
+	CHECK_STR(m.annotations, "{\"z\":\"1\",\"a\":\"2\"}");
 	manifest_release(&m);
 
 	/* An OCI index with a subject and artifactType (OCI 1.1). */
@@ -335,6 +350,10 @@ static void test_rejections(void)
 	       "\"urls\" must be an array");
 	REFUSE(oci, "{\"schemaVersion\":2," CFG ",\"layers\":[7]}", "layers[0] must be an object");
 	REFUSE(oci, "{\"schemaVersion\":2," CFG ",\"layers\":[],\"artifactType\":3}", "artifactType");
+	REFUSE(oci, "{\"schemaVersion\":2," CFG ",\"layers\":[],\"annotations\":[]}",
+	       "\"annotations\" must be an object");
+	REFUSE(oci, "{\"schemaVersion\":2," CFG ",\"layers\":[],\"annotations\":{\"k\":1}}",
+	       "annotation \"k\" must be a string");
 	REFUSE(oci, "{\"schemaVersion\":2," CFG ",\"layers\":[],\"subject\":{\"mediaType\":\"a/b\",\"size\":1}}",
 	       "subject needs a \"digest\"");
 	/* Index shape. */
