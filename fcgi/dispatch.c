@@ -23,10 +23,14 @@ struct endpoint {
 
 static const struct endpoint endpoints[] = {
 	{ ROUTE_BASE, "GET, HEAD", { { "GET", h_base }, { "HEAD", h_base } } },
+	{ ROUTE_CATALOG, "GET", { { "GET", h_catalog } } },
 	{ ROUTE_TAGS, "GET", { { "GET", h_tags_list } } },
-	{ ROUTE_MANIFEST, "GET, HEAD, PUT",
-	  { { "GET", h_manifest_get }, { "HEAD", h_manifest_get }, { "PUT", h_manifest_put } } },
-	{ ROUTE_BLOB, "GET, HEAD", { { "GET", h_blob_get }, { "HEAD", h_blob_get } } },
+	{ ROUTE_REFERRERS, "GET", { { "GET", h_referrers } } },
+	{ ROUTE_MANIFEST, "GET, HEAD, PUT, DELETE",
+	  { { "GET", h_manifest_get }, { "HEAD", h_manifest_get }, { "PUT", h_manifest_put },
+	    { "DELETE", h_manifest_delete } } },
+	{ ROUTE_BLOB, "GET, HEAD, DELETE",
+	  { { "GET", h_blob_get }, { "HEAD", h_blob_get }, { "DELETE", h_blob_delete } } },
 	{ ROUTE_UPLOAD_START, "POST", { { "POST", h_upload_start } } },
 	{ ROUTE_UPLOAD, "GET, PATCH, PUT, DELETE",
 	  { { "GET", h_upload_status }, { "PATCH", h_upload_patch },
@@ -49,6 +53,14 @@ static enum berr dispatch_route(struct req *r)
 	resp_header(r, "Allow", "%s", ep->allow);
 	return berr_set(BERR_UNSUPPORTED, "%s is not supported on %s", r->method,
 			route_kind_name(r->route.kind));
+}
+
+enum berr h_check_delete_enabled(struct req *r)
+{
+	if (r->cfg->delete_enabled)
+		return BERR_OK;
+	resp_header(r, "Allow", "GET, HEAD");
+	return berr_set(BERR_UNSUPPORTED, "deletion is disabled on this registry (delete_enabled = false)");
 }
 
 void dispatch(struct req *r)

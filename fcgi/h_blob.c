@@ -38,3 +38,22 @@ enum berr h_blob_get(struct req *r)
 	resp_send_length(r, 200, "application/octet-stream", -1);
 	return BERR_OK;
 }
+
+enum berr h_blob_delete(struct req *r)
+{
+	char ds[DIGEST_STR_MAX];
+	struct digest d;
+	enum berr err;
+
+	if ((err = h_check_delete_enabled(r)))
+		return err;
+	if ((err = digest_parse(&d, r->route.ref)))
+		return err;
+	if ((err = auth_check(r, r->route.name, AUTH_DELETE)))
+		return err;
+	if ((err = store_blob_unlink(r->store, r->route.name, &d)))
+		return err;
+	resp_header(r, "Docker-Content-Digest", "%s", digest_format(&d, ds));
+	resp_send(r, 202, NULL, NULL, 0);
+	return BERR_OK;
+}

@@ -117,3 +117,28 @@ out:
 	free(buf);
 	return err;
 }
+
+/* By digest: the manifest and every tag naming it.  By tag: only the tag. */
+enum berr h_manifest_delete(struct req *r)
+{
+	const char *name = r->route.name;
+	struct digest d;
+	int by_digest;
+	enum berr err;
+
+	if ((err = h_check_delete_enabled(r)))
+		return err;
+	if ((err = parse_reference(r->route.ref, &d, &by_digest)))
+		return err;
+	if ((err = auth_check(r, name, AUTH_DELETE)))
+		return err;
+	if (!store_repo_exists(r->store, name))
+		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	if (by_digest)
+		err = store_manifest_delete(r->store, name, &d, r->cfg->delete_force);
+	else
+		err = store_tag_delete(r->store, name, r->route.ref);
+	if (!err)
+		resp_send(r, 202, NULL, NULL, 0);
+	return err;
+}

@@ -1,67 +1,88 @@
 /*
- * h_tags.c - GET /v2/<name>/tags/list with the spec's pagination:
- * ?n= limits the page, ?last= starts after a tag, and a Link header with
- * rel="next" says there is more.
+ * h_tags.c - GET /v2/<name>/tags/list and GET /v2/_catalog, both in lexical
+ * order with the spec's pagination (fcgi/paginate.c).
  */
-#include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth/auth.h"
 #include "fcgi/handlers.h"
+#include "fcgi/paginate.h"
 
-static enum berr page_params(struct req *r, long *n, char *last, size_t lastlen)
+static void send_list(struct req *r, json_t *doc)
 {
-	char nv[32], *end;
-	int q;
+	char *body = json_dumps(doc, JSON_COMPACT);
 
-	*n = -1;
-	q = req_query(r, "n", nv, sizeof(nv));
-	if (q < 0)
-		return berr_set(BERR_SIZE_INVALID, "n must be a non-negative integer");
-	if (q > 0) {
-		errno = 0;
-		*n = strtol(nv, &end, 10);
-		if (errno || end == nv || *end || *n < 0)
-			return berr_set(BERR_SIZE_INVALID, "n must be a non-negative integer");
-	}
-	last[0] = '\0';
-	q = req_query(r, "last", last, lastlen);
-	if (q < 0 || (q > 0 && *last && ref_tag_check(last)))
-		return berr_set(BERR_MANIFEST_INVALID, "last must be a tag");
-	return BERR_OK;
+	resp_send(r, 200, "application/json", body, body ? strlen(body) : 0);
+	free(body);
+	json_decref(doc);
+}
+
+static json_t *string_array(char **v, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(v[i]));
+	return arr;
 }
 
 enum berr h_tags_list(struct req *r)
 {
-	char last[REF_TAG_MAX + 2];
+	char path[REF_NAME_MAX + 32];
+	struct page p;
 	char **tags = NULL;
 	size_t count = 0;
-	json_t *doc, *arr;
-	char *body;
 	int more = 0;
-	long n;
 	enum berr err;
 
-	if ((err = page_params(r, &n, last, sizeof(last))))
+	if ((err = page_parse(r, &p)))
 		return err;
 	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
 		return err;
-	if ((err = store_tag_list(r->store, r->route.name, *last ? last : NULL, n,
+	if ((err = store_tag_list(r->store, r->route.name, *p.last ? p.last : NULL, p.n,
 				  &tags, &count, &more)))
 		return err;
-	arr = json_array();
-	for (size_t i = 0; i < count; i++)
-		json_array_append_new(arr, json_string(tags[i]));
-	doc = json_pack("{s:s, s:o}", "name", r->route.name, "tags", arr);
-	body = json_dumps(doc, JSON_COMPACT);
-	if (more && count)
-		resp_header(r, "Link", "</v2/%s/tags/list?n=%ld&last=%s>; rel=\"next\"",
-			    r->route.name, n, tags[count - 1]);
-	resp_send(r, 200, "application/json", body, strlen(body));
-	free(body);
-	json_decref(doc);
+	snprintf(path, sizeof(path), "/v2/%s/tags/list", r->route.name);
+	page_link(r, path, &p, more, count ? tags[count - 1] : NULL);
+	send_list(r, json_pack("{s:s, s:o}", "name", r->route.name, "tags",
+			       string_array(tags, count)));
 	store_tag_list_free(tags, count);
+	return BERR_OK;
+}
+
+/* The catalog lists only what the caller may pull: filter, then page. */
+enum berr h_catalog(struct req *r)
+{
+	struct page p;
+	char **all = NULL;
+	size_t count = 0, kept = 0, from = 0;
+	int more = 0;
+	enum berr err;
+
+	if ((err = page_parse(r, &p)))
+		return err;
+	if ((err = auth_check(r, NULL, AUTH_CATALOG)))
+		return err;
+	if ((err = store_catalog(r->store, *p.last ? p.last : NULL, -1, &all, &count, &more)))
+		return err;
+	for (size_t i = 0; i < count; i++) {
+		if (auth_check(r, all[i], AUTH_PULL) == BERR_OK)
+			all[kept++] = all[i];
+		else
+			free(all[i]);
+	}
+	berr_clear();
+	more = p.n >= 0 && kept > (size_t)p.n;
+	if (more) {
+		for (size_t i = (size_t)p.n; i < kept; i++)
+			free(all[i]);
+		kept = (size_t)p.n;
+	}
+	page_link(r, "/v2/_catalog", &p, more, kept ? all[kept - 1] : NULL);
+	send_list(r, json_pack("{s:o}", "repositories", string_array(all + from, kept)));
+	store_tag_list_free(all, kept);
 	return BERR_OK;
 }

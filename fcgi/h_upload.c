@@ -120,22 +120,35 @@ static enum berr query_digest(struct req *r, struct digest *d, int *present)
 	return q ? digest_parse(d, v) : BERR_OK;
 }
 
-/* POST ?mount=&from=: link a blob another repository has; 1 if mounted. */
+static int may_pull(void *ctx, const char *repo)
+{
+	return auth_check(ctx, repo, AUTH_PULL) == BERR_OK;
+}
+
+/* POST ?mount=<digest>[&from=<repo>]: link a blob another repository has
+ * (any repository the caller may pull, when `from` is absent).  1 if
+ * mounted; 0 and the caller falls back to an upload session otherwise. */
 static int try_mount(struct req *r)
 {
 	char from[REF_NAME_MAX + 2], dv[DIGEST_STR_MAX + 8];
 	struct digest d;
+	int has_from;
 
-	if (req_query(r, "mount", dv, sizeof(dv)) != 1 || digest_parse(&d, dv) ||
-	    req_query(r, "from", from, sizeof(from)) != 1 || ref_name_check(from) ||
-	    auth_check(r, from, AUTH_PULL) ||
-	    store_blob_linked(r->store, from, &d) ||
-	    store_blob_link(r->store, r->route.name, &d)) {
-		berr_clear();
-		return 0;
-	}
+	if (req_query(r, "mount", dv, sizeof(dv)) != 1 || digest_parse(&d, dv))
+		goto none;
+	has_from = req_query(r, "from", from, sizeof(from));
+	if (has_from < 0 || (has_from && (ref_name_check(from) || !may_pull(r, from) ||
+					  store_blob_linked(r->store, from, &d))))
+		goto none;
+	if (!has_from && store_blob_find_repo(r->store, &d, may_pull, r, from, sizeof(from)))
+		goto none;
+	if (store_blob_link(r->store, r->route.name, &d))
+		goto none;
 	blob_created(r, &d);
 	return 1;
+none:
+	berr_clear();
+	return 0;
 }
 
 enum berr h_upload_start(struct req *r)

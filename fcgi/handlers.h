@@ -15,6 +15,7 @@ void dispatch(struct req *r);
 
 enum berr h_base(struct req *r);                 /* h_base.c */
 enum berr h_blob_get(struct req *r);             /* h_blob.c */
+enum berr h_blob_delete(struct req *r);
 enum berr h_upload_start(struct req *r);         /* h_upload.c */
 enum berr h_upload_patch(struct req *r);
 enum berr h_upload_put(struct req *r);
@@ -22,6 +23,12 @@ enum berr h_upload_status(struct req *r);
 enum berr h_upload_cancel(struct req *r);
 enum berr h_manifest_get(struct req *r);         /* h_manifest.c */
 enum berr h_manifest_put(struct req *r);
+enum berr h_manifest_delete(struct req *r);
 enum berr h_tags_list(struct req *r);            /* h_tags.c */
+enum berr h_catalog(struct req *r);
+enum berr h_referrers(struct req *r);            /* h_referrers.c */
+
+/* DELETE is switched off by config: 405 UNSUPPORTED. */
+enum berr h_check_delete_enabled(struct req *r);
 
 #endif

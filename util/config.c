@@ -15,7 +15,7 @@
 #include "util/config.h"
 #include "util/log.h"
 
-enum kind { K_STR, K_INT, K_LONG, K_MODE, K_LEVEL };
+enum kind { K_STR, K_INT, K_LONG, K_MODE, K_LEVEL, K_BOOL };
 
 struct key {
 	const char *name;
@@ -38,8 +38,39 @@ static const struct key keys[] = {
 	{ "shutdown_timeout", K_LONG,  OFF(shutdown_timeout), 1, 86400 },
 	{ "blob_location",    K_STR,   OFF(blob_location), 0, 0 },
 	{ "max_manifest",     K_LONG,  OFF(max_manifest), 1024, 64L << 20 },
+	{ "delete_enabled",   K_BOOL,  OFF(delete_enabled), 0, 1 },
+	{ "delete_force",     K_BOOL,  OFF(delete_force), 0, 1 },
 	{ "log_level",        K_LEVEL, OFF(log_level), 0, 0 },
 	{ "pidfile",          K_STR,   OFF(pidfile), 0, 0 },
+	{ "auth",             K_STR,   OFF(auth), 0, 0 },
+	{ "auth_service",     K_STR,   OFF(auth_service), 0, 0 },
+	{ "auth_issuer",      K_STR,   OFF(auth_issuer), 0, 0 },
+	{ "auth_realm",       K_STR,   OFF(auth_realm), 0, 0 },
+	{ "token_ttl",        K_LONG,  OFF(token_ttl), 10, 86400 },
+	{ "refresh_ttl",      K_LONG,  OFF(refresh_ttl), 60, 365L * 86400 },
+	{ "signing_key",      K_STR,   OFF(signing_key), 0, 0 },
+	{ "verify_keys",      K_STR,   OFF(verify_keys), 0, 0 },
+	{ "users_file",       K_STR,   OFF(users_file), 0, 0 },
+	{ "tokens_file",      K_STR,   OFF(tokens_file), 0, 0 },
+	{ "policy_file",      K_STR,   OFF(policy_file), 0, 0 },
+	{ "state_dir",        K_STR,   OFF(state_dir), 0, 0 },
+	{ "login_fail_limit", K_INT,   OFF(login_fail_limit), 1, 1000000 },
+	{ "login_fail_window", K_LONG, OFF(login_fail_window), 1, 86400 },
+	{ "ldap_uri",         K_STR,   OFF(ldap_uri), 0, 0 },
+	{ "ldap_starttls",    K_BOOL,  OFF(ldap_starttls), 0, 1 },
+	{ "ldap_ca_file",     K_STR,   OFF(ldap_ca_file), 0, 0 },
+	{ "ldap_bind_dn",     K_STR,   OFF(ldap_bind_dn), 0, 0 },
+	{ "ldap_bind_password", K_STR, OFF(ldap_bind_password), 0, 0 },
+	{ "ldap_bind_password_file", K_STR, OFF(ldap_bind_password_file), 0, 0 },
+	{ "ldap_user_base",   K_STR,   OFF(ldap_user_base), 0, 0 },
+	{ "ldap_user_filter", K_STR,   OFF(ldap_user_filter), 0, 0 },
+	{ "ldap_user_dn_template", K_STR, OFF(ldap_user_dn_template), 0, 0 },
+	{ "ldap_group_mode",  K_STR,   OFF(ldap_group_mode), 0, 0 },
+	{ "ldap_group_base",  K_STR,   OFF(ldap_group_base), 0, 0 },
+	{ "ldap_group_attr",  K_STR,   OFF(ldap_group_attr), 0, 0 },
+	{ "ldap_memberof_attr", K_STR, OFF(ldap_memberof_attr), 0, 0 },
+	{ "ldap_network_timeout", K_LONG, OFF(ldap_network_timeout), 1, 300 },
+	{ "ldap_timeout",     K_LONG,  OFF(ldap_timeout), 1, 300 },
 };
 
 static void set_defaults(struct config *c)
@@ -56,6 +87,20 @@ static void set_defaults(struct config *c)
 	c->blob_location = strdup("/_berth/blobs/");
 	c->max_manifest = 4L << 20;
 	c->log_level = LOG_LVL_INFO;
+	c->delete_enabled = 1;
+	c->auth = strdup("none");
+	c->auth_service = strdup("berth");
+	c->auth_issuer = strdup("berth");
+	c->token_ttl = 300;
+	c->refresh_ttl = 30L * 86400;
+	c->login_fail_limit = 5;
+	c->login_fail_window = 300;
+	c->ldap_user_filter = strdup("(uid=%s)");
+	c->ldap_group_mode = strdup("none");
+	c->ldap_group_attr = strdup("cn");
+	c->ldap_memberof_attr = strdup("memberOf");
+	c->ldap_network_timeout = 5;
+	c->ldap_timeout = 5;
 }
 
 static char *trim(char *s)
@@ -94,6 +139,15 @@ static enum berr set_value(struct config *c, const struct key *k, const char *v,
 		sp = (char **)((char *)c + k->off);
 		free(*sp);
 		*sp = *v ? strdup(v) : NULL;
+		return BERR_OK;
+	case K_BOOL:
+		if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on") || !strcmp(v, "1"))
+			n = 1;
+		else if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off") || !strcmp(v, "0"))
+			n = 0;
+		else
+			return berr_set(BERR_INTERNAL, "%s:%d: %s must be true or false", file, line, k->name);
+		*(int *)((char *)c + k->off) = (int)n;
 		return BERR_OK;
 	case K_LEVEL:
 		n = parse_level(v);
@@ -162,6 +216,8 @@ enum berr config_load(struct config *c, const char *path)
 		err = berr_set(BERR_INTERNAL, "%s: \"socket\" is required", path);
 	else if (!c->blob_location || c->blob_location[0] != '/')
 		err = berr_set(BERR_INTERNAL, "%s: \"blob_location\" must start with /", path);
+	else if (!c->auth || (strcmp(c->auth, "none") && strcmp(c->auth, "token")))
+		err = berr_set(BERR_INTERNAL, "%s: \"auth\" must be none or token", path);
 out:
 	if (f)
 		fclose(f);
@@ -175,10 +231,8 @@ void config_release(struct config *c)
 	if (!c)
 		return;
 	free(c->path);
-	free(c->store);
-	free(c->socket);
-	free(c->upload_socket);
-	free(c->blob_location);
-	free(c->pidfile);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].kind == K_STR)
+			free(*(char **)((char *)c + keys[i].off));
 	memset(c, 0, sizeof(*c));
 }

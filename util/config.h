@@ -19,6 +19,41 @@
  *   shutdown_timeout = 60   seconds SIGTERM waits for in-flight requests
  *   blob_location  = /_berth/blobs/   nginx internal location over <store>/blobs/
  *   max_manifest   = 4194304          bytes
+ *   delete_enabled = true   false: every DELETE answers 405 UNSUPPORTED
+ *   delete_force   = false  true: a manifest still referenced by an index may be deleted
+ *
+ * Authentication (issue: token service + LDAP; see README "Authentication"):
+ *   auth           = none   none | token  (token: every route needs a Bearer token)
+ *   auth_service   = berth  the "service" of the token spec (token audience)
+ *   auth_issuer    = berth  the token issuer
+ *   auth_realm     =        absolute realm URL; empty: https://<Host>/token
+ *   token_ttl      = 300    seconds an access token lives
+ *   refresh_ttl    = 2592000 seconds a refresh token (offline_token) lives
+ *   signing_key    =        EC P-256 private key (PEM), created 0600 if absent
+ *   verify_keys    =        more public keys (PEM paths, comma-separated) accepted
+ *                           when verifying tokens, for key rotation
+ *   users_file     =        local users (berthctl user …), bcrypt hashes
+ *   tokens_file    =        repository-scoped access tokens (berthctl token …)
+ *   policy_file    =        who may do what on which repositories
+ *   state_dir      =        shared state: failed-login counters, revocations
+ *   login_fail_limit  = 5   failed logins per user and per address ...
+ *   login_fail_window = 300 ... within this many seconds, then 429
+ *   ldap_uri       =        space/comma-separated URIs, tried in order (failover)
+ *   ldap_starttls  = false  StartTLS on ldap:// URIs
+ *   ldap_ca_file   =        CA file for ldaps:// and StartTLS
+ *   ldap_bind_dn   =        account used for searches
+ *   ldap_bind_password =    its password (or ldap_bind_password_file)
+ *   ldap_bind_password_file =
+ *   ldap_user_base =        search base for users
+ *   ldap_user_filter = (uid=%s)   %s = the username, escaped per RFC 4515
+ *   ldap_user_dn_template = direct bind DN, e.g. uid=%s,ou=people,dc=example,dc=org
+ *   ldap_group_mode = none  none | memberof | member | memberuid
+ *   ldap_group_base =       search base for groups (member, memberuid)
+ *   ldap_group_attr = cn    attribute naming a group
+ *   ldap_memberof_attr = memberOf
+ *   ldap_network_timeout = 5  seconds to connect
+ *   ldap_timeout   = 5      seconds for each operation
+ *
  *   log_level      = info   error | warn | info | debug
  *   pidfile        =        optional
  */
@@ -41,8 +76,40 @@ struct config {
 	long shutdown_timeout;
 	char *blob_location;
 	long max_manifest;
+	int delete_enabled;
+	int delete_force;
 	int log_level;
 	char *pidfile;
+	/* authentication */
+	char *auth;                 /* "none" or "token" */
+	char *auth_service;
+	char *auth_issuer;
+	char *auth_realm;
+	long token_ttl;
+	long refresh_ttl;
+	char *signing_key;
+	char *verify_keys;
+	char *users_file;
+	char *tokens_file;
+	char *policy_file;
+	char *state_dir;
+	int login_fail_limit;
+	long login_fail_window;
+	char *ldap_uri;
+	int ldap_starttls;
+	char *ldap_ca_file;
+	char *ldap_bind_dn;
+	char *ldap_bind_password;
+	char *ldap_bind_password_file;
+	char *ldap_user_base;
+	char *ldap_user_filter;
+	char *ldap_user_dn_template;
+	char *ldap_group_mode;
+	char *ldap_group_base;
+	char *ldap_group_attr;
+	char *ldap_memberof_attr;
+	long ldap_network_timeout;
+	long ldap_timeout;
 };
 
 /* Defaults, then the file.  On error returns BERR_INTERNAL with

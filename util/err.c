@@ -30,6 +30,7 @@ static const struct {
 	[BERR_DENIED]                = { "DENIED", 403, "requested access to the resource is denied" },
 	[BERR_UNSUPPORTED]           = { "UNSUPPORTED", 405, "the operation is unsupported" },
 	[BERR_TOOMANYREQUESTS]       = { "TOOMANYREQUESTS", 429, "too many requests" },
+	[BERR_PAGINATION_INVALID]    = { "PAGINATION_NUMBER_INVALID", 400, "invalid number of results requested" },
 	[BERR_RANGE_INVALID]         = { "BLOB_UPLOAD_INVALID", 416, "requested range not satisfiable" },
 	[BERR_TOO_LARGE]             = { "SIZE_INVALID", 413, "payload too large" },
 	[BERR_BUSY]                  = { "BLOB_UPLOAD_INVALID", 409, "upload session is in use by another request" },

@@ -30,6 +30,7 @@ enum berr {
 	BERR_DENIED,                /* 403 */
 	BERR_UNSUPPORTED,           /* 405 */
 	BERR_TOOMANYREQUESTS,       /* 429 */
+	BERR_PAGINATION_INVALID,    /* 400, code PAGINATION_NUMBER_INVALID */
 	BERR_RANGE_INVALID,         /* 416, code BLOB_UPLOAD_INVALID */
 	BERR_TOO_LARGE,             /* 413, code SIZE_INVALID */
 	BERR_BUSY,                  /* 409, code BLOB_UPLOAD_INVALID: session in use */
