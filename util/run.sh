@@ -1,0 +1,122 @@
+#!/bin/sh
+# run.sh - `make run`: berth in the foreground on https://127.0.0.1:$PORT/.
+#
+# Environment: BUILD (default build), PORT (default 5443), DATA (default
+# ./var, made absolute).  Creates the CA/server certificate and the configs
+# if needed (util/mkconf.sh), starts berthd and nginx, prints how to trust
+# the CA, then waits.  Ctrl-C or SIGTERM stops nginx first (no new requests)
+# and then berthd (graceful: requests in flight finish), each by its PID.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+port=${PORT:-5443}
+data=${DATA:-./var}
+mkdir -p "$data"
+data=$(cd "$data" && pwd)
+run=$data/run
+url=https://127.0.0.1:$port
+
+die() { echo "run: $*" >&2; exit 1; }
+
+[ -x "$build/berthd" ] || die "$build/berthd not built (run make)"
+command -v nginx >/dev/null 2>&1 || die "nginx not found (apt-get install nginx)"
+if command -v ss >/dev/null 2>&1 &&
+   ss -Htln "sport = :$port" 2>/dev/null | grep -q .; then
+	die "port $port is in use; pick another with PORT="
+fi
+
+sh "$top/util/mkconf.sh" "$data" "$port"
+
+berthd_pid=
+nginx_pid=
+stop() {
+	trap - INT TERM EXIT
+	echo
+	echo "run: stopping"
+	if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
+		kill -TERM "$nginx_pid" 2>/dev/null || true
+		wait "$nginx_pid" 2>/dev/null || true
+	fi
+	if [ -n "$berthd_pid" ] && kill -0 "$berthd_pid" 2>/dev/null; then
+		kill -TERM "$berthd_pid" 2>/dev/null || true
+		# Graceful: in-flight requests finish.  Do not wait forever.
+		i=0
+		while kill -0 "$berthd_pid" 2>/dev/null && [ $i -lt 300 ]; do
+			sleep 0.1; i=$((i + 1))
+		done
+		if kill -0 "$berthd_pid" 2>/dev/null; then
+			echo "run: berthd did not stop in 30 s, killing it" >&2
+			kill -KILL "$berthd_pid" 2>/dev/null || true
+		fi
+		wait "$berthd_pid" 2>/dev/null || true
+	fi
+	echo "run: stopped"
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap 'stop' EXIT
+
+# Both run in sessions of their own, so that Ctrl-C reaches only this script,
+# which then stops them in order (nginx first, then a graceful berthd).
+own_session=
+command -v setsid >/dev/null 2>&1 && own_session=setsid
+
+$own_session "$build/berthd" -c "$data/berth.conf" &
+berthd_pid=$!
+
+# The sockets appear once berthd is listening.
+api_sock=$(awk -F= '/^[ \t]*socket[ \t]*=/ { gsub(/^[ \t"]+|[ \t"]+$/, "", $2); print $2 }' "$data/berth.conf")
+i=0
+while [ $i -lt 100 ]; do
+	kill -0 "$berthd_pid" 2>/dev/null || die "berthd exited; see its messages above"
+	case $api_sock in
+	/*) [ -S "$api_sock" ] && break ;;
+	*) break ;;    # TCP: nginx retries until it answers
+	esac
+	sleep 0.1; i=$((i + 1))
+done
+
+$own_session nginx -e "$run/nginx-error.log" -p "$run" -c "$data/nginx.conf" -g 'daemon off;' &
+nginx_pid=$!
+
+i=0
+until curl -fsS -o /dev/null --cacert "$data/tls/ca.crt" "$url/v2/" 2>/dev/null; do
+	kill -0 "$nginx_pid" 2>/dev/null || die "nginx exited; see $run/nginx-error.log"
+	kill -0 "$berthd_pid" 2>/dev/null || die "berthd exited; see its messages above"
+	i=$((i + 1))
+	[ $i -lt 100 ] || die "no answer from $url/v2/ after 10 s; see $run/nginx-error.log"
+	sleep 0.1
+done
+
+ca=$data/tls/ca.crt
+cat <<EOF
+
+berth is running at $url/   (store: $data/store, config: $data/berth.conf)
+
+Clients must trust the CA $ca:
+  podman:  mkdir -p /etc/containers/certs.d/127.0.0.1:$port
+           cp $ca /etc/containers/certs.d/127.0.0.1:$port/ca.crt
+           podman push IMAGE 127.0.0.1:$port/team/app:1.0
+  skopeo:  skopeo copy --dest-cert-dir $data/tls/client \\
+               oci-archive:image.tar docker://127.0.0.1:$port/team/app:1.0
+           (--src-cert-dir / --cert-dir the same way; that directory holds only ca.crt)
+  docker:  mkdir -p /etc/docker/certs.d/127.0.0.1:$port
+           cp $ca /etc/docker/certs.d/127.0.0.1:$port/ca.crt
+           docker push 127.0.0.1:$port/team/app:1.0
+  curl:    curl --cacert $ca $url/v2/
+
+Logs: berthd on this terminal, nginx in $run/nginx-error.log and nginx-access.log.
+Ctrl-C stops both.
+EOF
+
+# Wait until either process ends (or a signal arrives: `wait` is interruptible,
+# a foreground sleep would delay Ctrl-C).
+while kill -0 "$berthd_pid" 2>/dev/null && kill -0 "$nginx_pid" 2>/dev/null; do
+	sleep 1 &
+	wait $! 2>/dev/null || true
+done
+kill -0 "$nginx_pid" 2>/dev/null || echo "run: nginx exited; see $run/nginx-error.log" >&2
+kill -0 "$berthd_pid" 2>/dev/null || echo "run: berthd exited" >&2
+exit 1
