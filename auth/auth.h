@@ -2,10 +2,11 @@
  * auth.h - the single question every handler asks before it acts:
  * may this request do `action` on repository `repo`?
  *
- * Today every request may (no authentication is configured yet); the token
- * service, LDAP and the policy file will answer here without any handler
- * changing.  A refusal is BERR_UNAUTHORIZED (no or bad credentials: the
- * caller adds the WWW-Authenticate challenge) or BERR_DENIED.
+ * With `auth = none` every request may; with `auth = token` the request's
+ * bearer token (issued by the token service after a login against local
+ * users, repository tokens or LDAP, and the policy file) decides.  A refusal
+ * is BERR_UNAUTHORIZED (the WWW-Authenticate challenge is already added to
+ * the answer) or BERR_DENIED.
  */
 #ifndef BERTH_AUTH_H
 #define BERTH_AUTH_H
@@ -23,5 +24,11 @@ enum auth_action {
 
 /* `repo` is NULL for registry-wide actions (the base route, the catalog). */
 enum berr auth_check(struct req *r, const char *repo, enum auth_action action);
+/* May the caller pull `repo` at all, whatever its token names?  For lists
+ * that show only what the caller can read (the catalog, mount without from). */
+int auth_visible(struct req *r, const char *repo);
+/* Add the Bearer challenge for `repo`/`action` (error may be NULL). */
+void auth_challenge(struct req *r, const char *repo, enum auth_action action,
+		    const char *error);
 
 #endif

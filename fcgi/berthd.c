@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/ratelimit.h"
+#include "auth/signer.h"
 #include "fcgi/pool.h"
 #include "util/log.h"
 
@@ -51,6 +53,8 @@ static int nslots[NPOOLS];
 static pid_t *retiring;      /* old-generation workers still finishing */
 static size_t nretiring;
 static pid_t sweeper;
+static pid_t signer;          /* holds the token signing key (auth = token) */
+static time_t signer_restart_at;
 static time_t next_sweep;
 static volatile sig_atomic_t got_term, got_hup;
 static int wake[2] = { -1, -1 };
@@ -144,10 +148,36 @@ static void slot_died(int pool, struct slot *s, int status, time_t now)
 	s->pid = 0;
 }
 
+static int auth_enabled(void)
+{
+	return cfg.auth && strcmp(cfg.auth, "token") == 0;
+}
+
+/* The signer is the only process that reads the private key; workers ask
+ * it over its socket.  It is restarted (at most once a second) if it dies. */
+static int start_signer(void)
+{
+	if (!auth_enabled() || signer || time(NULL) < signer_restart_at)
+		return 0;
+	signer_restart_at = time(NULL) + 1;
+	if (auth_signer_start(cfg.signing_key, cfg.signer_socket, &signer)) {
+		log_err("token signer: %s", berr_detail());
+		signer = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static int reap_one(pid_t pid, int status, time_t now)
 {
 	if (pid == sweeper) {
 		sweeper = 0;
+		return 1;
+	}
+	if (pid == signer) {
+		signer = 0;
+		if (!got_term)
+			log_warn("token signer %d exited; restarting it", (int)pid);
 		return 1;
 	}
 	for (int p = 0; p < NPOOLS; p++)
@@ -215,10 +245,15 @@ static void maybe_sweep(time_t now)
 		return;
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
+		struct auth_ratelimit rl;
 		if (store_sweep(&store, time(NULL), &removed))
 			log_err("sweep: %s", berr_detail());
 		else if (removed)
 			log_info("sweep: removed %d expired upload sessions and temporaries", removed);
+		if (auth_enabled() && cfg.state_dir && auth_ratelimit_init(&rl, &cfg) == BERR_OK) {
+			auth_ratelimit_sweep(&rl, time(NULL));
+			auth_ratelimit_release(&rl);
+		}
 		_exit(0);
 	}
 	sweeper = pid;
@@ -315,6 +350,11 @@ static void shutdown_pool(void)
 		wait_wake(200);
 		reap();
 	}
+	if (signer) {
+		kill(signer, SIGTERM);
+		waitpid(signer, NULL, 0);
+		signer = 0;
+	}
 	if (running_workers() > 0) {
 		log_warn("stopping: %d workers still busy after %ld s; killing them",
 			 running_workers(), cfg.shutdown_timeout);
@@ -375,7 +415,7 @@ static int start(void)
 		log_err("start: %s", strerror(errno));
 		return -1;
 	}
-	return 0;
+	return start_signer();
 }
 
 int main(int argc, char **argv)
@@ -417,6 +457,7 @@ int main(int argc, char **argv)
 			reload();
 		}
 		reap();
+		start_signer();
 		spawn_due(time(NULL));
 		maybe_sweep(time(NULL));
 		wait_wake(1000);

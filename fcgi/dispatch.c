@@ -23,6 +23,7 @@ struct endpoint {
 
 static const struct endpoint endpoints[] = {
 	{ ROUTE_BASE, "GET, HEAD", { { "GET", h_base }, { "HEAD", h_base } } },
+	{ ROUTE_TOKEN, "GET, POST", { { "GET", h_token }, { "POST", h_token } } },
 	{ ROUTE_CATALOG, "GET", { { "GET", h_catalog } } },
 	{ ROUTE_TAGS, "GET", { { "GET", h_tags_list } } },
 	{ ROUTE_REFERRERS, "GET", { { "GET", h_referrers } } },

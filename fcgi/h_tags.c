@@ -69,7 +69,7 @@ enum berr h_catalog(struct req *r)
 	if ((err = store_catalog(r->store, *p.last ? p.last : NULL, -1, &all, &count, &more)))
 		return err;
 	for (size_t i = 0; i < count; i++) {
-		if (auth_check(r, all[i], AUTH_PULL) == BERR_OK)
+		if (auth_visible(r, all[i]))
 			all[kept++] = all[i];
 		else
 			free(all[i]);

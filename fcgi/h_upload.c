@@ -122,7 +122,7 @@ static enum berr query_digest(struct req *r, struct digest *d, int *present)
 
 static int may_pull(void *ctx, const char *repo)
 {
-	return auth_check(ctx, repo, AUTH_PULL) == BERR_OK;
+	return auth_visible(ctx, repo);
 }
 
 /* POST ?mount=<digest>[&from=<repo>]: link a blob another repository has
@@ -132,12 +132,14 @@ static int try_mount(struct req *r)
 {
 	char from[REF_NAME_MAX + 2], dv[DIGEST_STR_MAX + 8];
 	struct digest d;
+	size_t hlen = r->hlen; /* a refused source adds no challenge to the 202 */
 	int has_from;
 
 	if (req_query(r, "mount", dv, sizeof(dv)) != 1 || digest_parse(&d, dv))
 		goto none;
 	has_from = req_query(r, "from", from, sizeof(from));
-	if (has_from < 0 || (has_from && (ref_name_check(from) || !may_pull(r, from) ||
+	if (has_from < 0 || (has_from && (ref_name_check(from) ||
+					  auth_check(r, from, AUTH_PULL) != BERR_OK ||
 					  store_blob_linked(r->store, from, &d))))
 		goto none;
 	if (!has_from && store_blob_find_repo(r->store, &d, may_pull, r, from, sizeof(from)))
@@ -147,6 +149,7 @@ static int try_mount(struct req *r)
 	blob_created(r, &d);
 	return 1;
 none:
+	r->hlen = hlen;
 	berr_clear();
 	return 0;
 }

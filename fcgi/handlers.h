@@ -27,6 +27,7 @@ enum berr h_manifest_delete(struct req *r);
 enum berr h_tags_list(struct req *r);            /* h_tags.c */
 enum berr h_catalog(struct req *r);
 enum berr h_referrers(struct req *r);            /* h_referrers.c */
+enum berr h_token(struct req *r);                /* h_token.c */
 
 /* DELETE is switched off by config: 405 UNSUPPORTED. */
 enum berr h_check_delete_enabled(struct req *r);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "fcgi/request.h"
 #include "util/log.h"
 
@@ -102,6 +104,8 @@ enum berr req_init(struct req *r, FCGX_Request *fr, const struct config *cfg,
 
 void req_release(struct req *r)
 {
+	json_decref(r->auth_claims);
+	r->auth_claims = NULL;
 	free(r->path);
 	free(r->query);
 	r->path = r->query = NULL;
@@ -163,19 +167,51 @@ static int decode(const char *s, size_t n, char *out, size_t outlen)
 	return 0;
 }
 
-int req_query(struct req *r, const char *key, char *out, size_t outlen)
+int http_param_each(const char *s, const char *key,
+		    int (*fn)(void *ctx, const char *value), void *ctx)
 {
 	size_t kl = strlen(key);
-	const char *p = r->query;
+	char val[4096];
 
-	while (p && *p) {
-		const char *amp = strchr(p, '&');
-		size_t len = amp ? (size_t)(amp - p) : strlen(p);
-		if (len >= kl && strncmp(p, key, kl) == 0 && (len == kl || p[kl] == '='))
-			return decode(p + kl + (len > kl), len - kl - (len > kl), out, outlen) < 0 ? -1 : 1;
-		p = amp ? amp + 1 : NULL;
+	while (s && *s) {
+		const char *amp = strchr(s, '&');
+		size_t len = amp ? (size_t)(amp - s) : strlen(s);
+		if (len >= kl && strncmp(s, key, kl) == 0 && (len == kl || s[kl] == '=')) {
+			if (decode(s + kl + (len > kl), len - kl - (len > kl), val, sizeof(val)) < 0)
+				return -1;
+			if (fn(ctx, val))
+				return 1;
+		}
+		s = amp ? amp + 1 : NULL;
 	}
 	return 0;
+}
+
+struct first { char *out; size_t outlen; int found; };
+
+static int take_first(void *ctx, const char *value)
+{
+	struct first *f = ctx;
+
+	if (strlen(value) >= f->outlen)
+		return f->found = -1;
+	strcpy(f->out, value);
+	f->found = 1;
+	return 1;
+}
+
+int http_param_get(const char *s, const char *key, char *out, size_t outlen)
+{
+	struct first f = { out, outlen, 0 };
+
+	if (http_param_each(s, key, take_first, &f) < 0)
+		return -1;
+	return f.found;
+}
+
+int req_query(struct req *r, const char *key, char *out, size_t outlen)
+{
+	return http_param_get(r->query, key, out, outlen);
 }
 
 ssize_t req_read(struct req *r, void *buf, size_t n)

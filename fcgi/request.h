@@ -30,6 +30,9 @@ struct req {
 	int64_t content_length;  /* -1: not given (chunked body) */
 	int body_error;          /* reading the body failed (client went away) */
 	struct route route;
+	int auth_state;          /* 0 unchecked, 1 valid bearer token, -1 none/invalid */
+	struct json_t *auth_claims; /* the verified token's claims (owned) */
+	char auth_error[128];    /* why the token was refused */
 	int sent;                /* an answer was written */
 	char hdrs[4096];         /* extra response header lines */
 	size_t hlen;
@@ -46,6 +49,14 @@ char *req_param_all(struct req *r, const char *name, char *out, size_t outlen);
 /* Query parameter `key`, percent-decoded into out.  1 found, 0 absent,
  * -1 too long or malformed (includes NUL). */
 int req_query(struct req *r, const char *key, char *out, size_t outlen);
+
+/* application/x-www-form-urlencoded / query strings: call fn for every
+ * value of `key` (percent-decoded, '+' as space) until it returns nonzero.
+ * 1 if fn stopped it, 0 at the end, -1 on a malformed or over-long value. */
+int http_param_each(const char *s, const char *key,
+		    int (*fn)(void *ctx, const char *value), void *ctx);
+/* First value of `key`: 1 found, 0 absent, -1 malformed or too long. */
+int http_param_get(const char *s, const char *key, char *out, size_t outlen);
 
 /* Read up to n body bytes; 0 at the end; -1 if the stream broke. */
 ssize_t req_read(struct req *r, void *buf, size_t n);

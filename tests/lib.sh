@@ -205,10 +205,10 @@ berth_setup() {
 	[ ${#RUN} -le 80 ] || bail "TMPDIR too long for unix socket paths: $RUN/upload.sock"
 	PORT=$(berth_free_port) || bail "no free port"
 	URL=https://127.0.0.1:$PORT
-	sh "$BERTH_TOP/util/mkconf.sh" "$DATA" "$PORT" || bail "util/mkconf.sh failed"
+	AUTH=${BERTH_AUTH:-none} sh "$BERTH_TOP/util/mkconf.sh" "$DATA" "$PORT" || bail "util/mkconf.sh failed"
 	if [ ${#BERTH_CONF_OVERRIDES[@]} -gt 0 ]; then
 		berth_apply_conf
-		sh "$BERTH_TOP/util/mkconf.sh" "$DATA" "$PORT" || bail "util/mkconf.sh failed"
+		AUTH=${BERTH_AUTH:-none} sh "$BERTH_TOP/util/mkconf.sh" "$DATA" "$PORT" || bail "util/mkconf.sh failed"
 	fi
 	CACERT=$DATA/tls/ca.crt
 	CERTDIR=$DATA/tls/client
@@ -371,7 +371,7 @@ berth_start_nginx() {
 			note "port $PORT taken, trying another"
 			PORT=$(berth_free_port) || bail "no free port"
 			URL=https://127.0.0.1:$PORT
-			sh "$BERTH_TOP/util/mkconf.sh" "$DATA" "$PORT" || bail "util/mkconf.sh failed"
+			AUTH=${BERTH_AUTH:-none} sh "$BERTH_TOP/util/mkconf.sh" "$DATA" "$PORT" || bail "util/mkconf.sh failed"
 			continue
 		fi
 		berth_show_logs

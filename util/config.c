@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	{ "refresh_ttl",      K_LONG,  OFF(refresh_ttl), 60, 365L * 86400 },
 	{ "signing_key",      K_STR,   OFF(signing_key), 0, 0 },
 	{ "verify_keys",      K_STR,   OFF(verify_keys), 0, 0 },
+	{ "signer_socket",    K_STR,   OFF(signer_socket), 0, 0 },
 	{ "users_file",       K_STR,   OFF(users_file), 0, 0 },
 	{ "tokens_file",      K_STR,   OFF(tokens_file), 0, 0 },
 	{ "policy_file",      K_STR,   OFF(policy_file), 0, 0 },
@@ -192,6 +193,19 @@ static enum berr parse_line(struct config *c, char *s, const char *file, int lin
 	return berr_set(BERR_INTERNAL, "%s:%d: unknown key \"%s\"", file, line, name);
 }
 
+/* signer.sock in the directory of a unix `socket`, else /run/berth/. */
+static enum berr default_signer_socket(struct config *c)
+{
+	const char *slash = c->socket[0] == '/' ? strrchr(c->socket, '/') : NULL;
+	size_t dl = slash ? (size_t)(slash - c->socket) : strlen("/run/berth");
+
+	if (!(c->signer_socket = malloc(dl + sizeof("/signer.sock"))))
+		return berr_set(BERR_INTERNAL, "out of memory");
+	memcpy(c->signer_socket, slash ? c->socket : "/run/berth", dl);
+	strcpy(c->signer_socket + dl, "/signer.sock");
+	return BERR_OK;
+}
+
 enum berr config_load(struct config *c, const char *path)
 {
 	enum berr err = BERR_OK;
@@ -218,6 +232,10 @@ enum berr config_load(struct config *c, const char *path)
 		err = berr_set(BERR_INTERNAL, "%s: \"blob_location\" must start with /", path);
 	else if (!c->auth || (strcmp(c->auth, "none") && strcmp(c->auth, "token")))
 		err = berr_set(BERR_INTERNAL, "%s: \"auth\" must be none or token", path);
+	else if (strcmp(c->auth, "token") == 0 && !c->signing_key)
+		err = berr_set(BERR_INTERNAL, "%s: auth = token needs \"signing_key\"", path);
+	if (!err && !c->signer_socket)
+		err = default_signer_socket(c);
 out:
 	if (f)
 		fclose(f);

@@ -29,7 +29,9 @@
  *   auth_realm     =        absolute realm URL; empty: https://<Host>/token
  *   token_ttl      = 300    seconds an access token lives
  *   refresh_ttl    = 2592000 seconds a refresh token (offline_token) lives
- *   signing_key    =        EC P-256 private key (PEM), created 0600 if absent
+ *   signing_key    =        EC P-256 private key (PEM), created 0600 if absent;
+ *                           only the signer process (forked by berthd) reads it
+ *   signer_socket  =        the signer's unix socket; empty: signer.sock beside `socket`
  *   verify_keys    =        more public keys (PEM paths, comma-separated) accepted
  *                           when verifying tokens, for key rotation
  *   users_file     =        local users (berthctl user …), bcrypt hashes
@@ -88,6 +90,7 @@ struct config {
 	long token_ttl;
 	long refresh_ttl;
 	char *signing_key;
+	char *signer_socket;
 	char *verify_keys;
 	char *users_file;
 	char *tokens_file;

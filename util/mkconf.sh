@@ -40,6 +40,42 @@ mkdir -p "$data/tls/client"
 cp "$data/tls/ca.crt" "$data/tls/client/ca.crt.tmp"
 mv -f "$data/tls/client/ca.crt.tmp" "$data/tls/client/ca.crt"
 
+# Authentication: AUTH=token (the default: the token service with local
+# users, repository tokens and the policy file) or AUTH=none.
+auth=${AUTH:-token}
+case $auth in token|none) ;; *) echo "$0: AUTH must be token or none" >&2; exit 2 ;; esac
+auth_conf=
+if [ "$auth" = token ]; then
+	mkdir -p "$data/auth/state"
+	chmod 0700 "$data/auth"
+	auth_conf="
+# Authentication: docker/podman/skopeo login against the users below (and
+# LDAP if configured: see README), tokens signed by the signer process.
+auth           = token
+signing_key    = $data/auth/signing.pem
+signer_socket  = $data/run/signer.sock
+users_file     = $data/auth/users
+tokens_file    = $data/auth/tokens
+policy_file    = $data/auth/policy
+state_dir      = $data/auth/state
+# ldap_uri       = ldaps://ldap.example.org
+# ldap_ca_file   = /etc/ssl/certs/ca-certificates.crt
+# ldap_bind_dn   = cn=berth,ou=services,dc=example,dc=org
+# ldap_bind_password_file = /etc/berth/ldap.password
+# ldap_user_base = ou=people,dc=example,dc=org
+# ldap_user_filter = (uid=%s)
+# ldap_group_mode = member
+# ldap_group_base = ou=groups,dc=example,dc=org
+"
+	if [ ! -f "$data/auth/policy" ]; then
+		printf '%s\n' \
+			'# Who may do what (see docs/policy.example).  Default deny.' \
+			'# SUBJECT        REPOSITORIES   ACTIONS' \
+			'authenticated    **             *' >"$data/auth/policy.tmp"
+		mv -f "$data/auth/policy.tmp" "$data/auth/policy"
+	fi
+fi
+
 conf=$data/berth.conf
 if [ ! -f "$conf" ]; then
 	cat >"$conf.tmp" <<EOF
@@ -63,6 +99,7 @@ pidfile        = $data/run/berthd.pid
 # blob_location  = /_berth/blobs/
 # max_manifest   = 4194304
 # log_level      = info
+$auth_conf
 EOF
 	mv -f "$conf.tmp" "$conf"
 fi

@@ -29,6 +29,27 @@ fi
 
 sh "$top/util/mkconf.sh" "$data" "$port"
 
+# With token authentication, the first start creates the user "admin" with a
+# random password, kept in <data>/admin.password (0600).
+users_file=$(awk -F= '/^[ \t]*users_file[ \t]*=/ { gsub(/^[ \t"]+|[ \t"]+$/, "", $2); print $2 }' "$data/berth.conf")
+admin_note=
+if [ -n "$users_file" ]; then
+	if ! grep -q '^admin:' "$users_file" 2>/dev/null; then
+		pw=$(openssl rand -base64 24 | tr -d '/+=\n' | cut -c1-24)
+		(umask 077; printf '%s\n' "$pw" >"$data/admin.password.tmp")
+		printf '%s\n' "$pw" | "$build/berthctl" -c "$data/berth.conf" user add admin --password-stdin >/dev/null ||
+			die "could not create the admin user"
+		mv -f "$data/admin.password.tmp" "$data/admin.password"
+		echo "run: created user admin; its password is in $data/admin.password: $pw"
+	fi
+	admin_note="
+Log in as admin (password in $data/admin.password):
+  podman login --cert-dir $data/tls/client -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
+  skopeo login --cert-dir $data/tls/client -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
+  docker login -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
+More users: $build/berthctl -c $data/berth.conf user add NAME"
+fi
+
 berthd_pid=
 nginx_pid=
 stop() {
@@ -82,7 +103,9 @@ $own_session nginx -e "$run/nginx-error.log" -p "$run" -c "$data/nginx.conf" -g 
 nginx_pid=$!
 
 i=0
-until curl -fsS -o /dev/null --cacert "$data/tls/ca.crt" "$url/v2/" 2>/dev/null; do
+# /v2/ answers 200, or 401 when a token is needed: either means it is up.
+until code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$data/tls/ca.crt" "$url/v2/" 2>/dev/null) &&
+      { [ "$code" = 200 ] || [ "$code" = 401 ]; }; do
 	kill -0 "$nginx_pid" 2>/dev/null || die "nginx exited; see $run/nginx-error.log"
 	kill -0 "$berthd_pid" 2>/dev/null || die "berthd exited; see its messages above"
 	i=$((i + 1))
@@ -106,6 +129,7 @@ Clients must trust the CA $ca:
            cp $ca /etc/docker/certs.d/127.0.0.1:$port/ca.crt
            docker push 127.0.0.1:$port/team/app:1.0
   curl:    curl --cacert $ca $url/v2/
+$admin_note
 
 Logs: berthd on this terminal, nginx in $run/nginx-error.log and nginx-access.log.
 Ctrl-C stops both.

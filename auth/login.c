@@ -1,0 +1,459 @@
+/*
+ * login.c - identities, grants and tokens for the token service (login.h).
+ *
+ * Tokens are JWTs signed by the signer process (auth/signer.c), which alone
+ * reads the private key; this code, which runs in workers that parse
+ * request bodies, only ever holds public keys.  Besides the registered
+ * claims, a token carries a private "berth" claim: the kind of subject and
+ * its directory groups, so the registry can answer policy questions about
+ * the caller (which repositories the catalog shows) without a directory
+ * round trip.  A refresh token is the same kind of JWT with
+ * "berth":{"refresh":true}; it is refused where an access token is expected
+ * and the other way round.
+ */
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "auth/jwt.h"
+#include "auth/ldap.h"
+#include "auth/login.h"
+#include "auth/policy.h"
+#include "auth/ratelimit.h"
+#include "auth/signer.h"
+#include "auth/users.h"
+#include "util/log.h"
+
+#define LEEWAY 60
+
+struct auth_ctx {
+	const struct config *cfg;
+	struct auth_keyring *kr;
+	struct auth_policy *policy;
+	struct timespec policy_mtime;
+	struct auth_ldap *ldap;
+	struct auth_ratelimit rl;
+	int have_rl;
+};
+
+static const char *kind_names[] = { "anonymous", "local", "ldap", "token" };
+
+static enum berr load_keys(struct auth_ctx *a)
+{
+	struct auth_keyring *kr;
+
+	if (a->kr && a->kr->n)
+		return BERR_OK;
+	if (!(kr = auth_keyring_new()))
+		return berr_set(BERR_INTERNAL, "out of memory");
+	if (auth_keyring_add_signer(kr, a->cfg->signer_socket) ||
+	    (a->cfg->verify_keys && auth_keyring_add_files(kr, a->cfg->verify_keys))) {
+		log_err("token keys: %s", berr_detail());
+		auth_keyring_free(kr);
+		return berr_set(BERR_INTERNAL, "the token signing service is not available");
+	}
+	auth_keyring_free(a->kr);
+	a->kr = kr;
+	return BERR_OK;
+}
+
+/* Reread the policy when its file changed; keep the old one if the new is broken. */
+static void refresh_policy(struct auth_ctx *a)
+{
+	struct auth_policy *p;
+	struct stat st;
+
+	if (!a->cfg->policy_file || stat(a->cfg->policy_file, &st) < 0)
+		return;
+	if (a->policy && st.st_mtim.tv_sec == a->policy_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == a->policy_mtime.tv_nsec)
+		return;
+	if (auth_policy_load(a->cfg->policy_file, &p)) {
+		log_err("policy: %s (keeping the previous policy)", berr_detail());
+		return;
+	}
+	auth_policy_free(a->policy);
+	a->policy = p;
+	a->policy_mtime = st.st_mtim;
+}
+
+enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out)
+{
+	static struct auth_ctx *ctx;
+
+	if (!ctx) {
+		if (!(ctx = calloc(1, sizeof(*ctx))))
+			return berr_set(BERR_INTERNAL, "out of memory");
+		ctx->cfg = cfg;
+		if (cfg->state_dir && auth_ratelimit_init(&ctx->rl, cfg) == BERR_OK)
+			ctx->have_rl = 1;
+		if (cfg->ldap_uri && auth_ldap_new(cfg, &ctx->ldap))
+			log_err("ldap: %s", berr_detail());
+		berr_clear();
+	}
+	refresh_policy(ctx);
+	*out = ctx;
+	return load_keys(ctx);
+}
+
+void auth_identity_release(struct auth_identity *id)
+{
+	auth_strv_free(id->groups);
+	auth_strv_free(id->scopes);
+	memset(id, 0, sizeof(*id));
+}
+
+static size_t strv_len(char *const *v)
+{
+	size_t n = 0;
+
+	while (v && v[n])
+		n++;
+	return n;
+}
+
+static char **strv_copy(char *const *v, size_t n)
+{
+	char **out = calloc(n + 1, sizeof(*out));
+
+	for (size_t i = 0; out && i < n; i++)
+		if (!(out[i] = strdup(v[i]))) {
+			auth_strv_free(out);
+			return NULL;
+		}
+	return out;
+}
+
+static enum berr login_ldap(struct auth_ctx *a, const char *user, const char *password,
+			    struct auth_identity *id)
+{
+	char **groups = NULL;
+	size_t n = 0;
+	enum berr err;
+
+	if (!a->ldap)
+		return berr_set(BERR_UNAUTHORIZED, "invalid username or password");
+	if ((err = auth_ldap_login(a->ldap, user, password, &groups, &n)))
+		return err;
+	id->kind = AUTH_LDAP;
+	id->groups = strv_copy(groups, n);
+	id->ngroups = n;
+	auth_ldap_groups_free(groups, n);
+	return id->groups ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
+}
+
+static enum berr login_any(struct auth_ctx *a, const char *user, const char *password,
+			   struct auth_identity *id)
+{
+	const struct config *cfg = a->cfg;
+	struct auth_repotoken *tok = NULL;
+	enum berr err;
+
+	if (!*password)
+		return berr_set(BERR_UNAUTHORIZED, "an empty password is not a login");
+	if (strncmp(password, AUTH_TOKEN_PREFIX, strlen(AUTH_TOKEN_PREFIX)) == 0 &&
+	    cfg->tokens_file) {
+		if ((err = auth_repotoken_verify(cfg->tokens_file, user, password, time(NULL), &tok)))
+			return err;
+		id->kind = AUTH_TOKEN;
+		id->scopes = strv_copy(tok->scopes, strv_len(tok->scopes));
+		auth_repotoken_free(tok);
+		return id->scopes ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
+	}
+	if (cfg->users_file && auth_users_exists(cfg->users_file, user)) {
+		if ((err = auth_users_verify(cfg->users_file, user, password)))
+			return err;
+		id->kind = AUTH_LOCAL;
+		return BERR_OK;
+	}
+	if (!a->ldap && cfg->users_file) /* same work for unknown users: no enumeration */
+		auth_users_verify(cfg->users_file, user, password);
+	return login_ldap(a, user, password, id);
+}
+
+enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *password,
+			      const char *addr, struct auth_identity *id, long *retry_after)
+{
+	time_t now = time(NULL);
+	enum berr err;
+
+	memset(id, 0, sizeof(*id));
+	*retry_after = 0;
+	if (!auth_name_valid(user))
+		return berr_set(BERR_UNAUTHORIZED, "invalid username or password");
+	if (a->have_rl && (err = auth_ratelimit_check(&a->rl, user, addr, now, retry_after)))
+		return err;
+	snprintf(id->name, sizeof(id->name), "%s", user);
+	err = login_any(a, user, password, id);
+	if (err == BERR_UNAUTHORIZED && a->ldap && auth_ldap_unavailable(a->ldap)) {
+		/* not the caller's fault: not counted; the details are for the log */
+		log_err("login of %s: %s", user, berr_detail());
+		berr_set(err, "the directory is unavailable; try again later");
+	} else if (err == BERR_UNAUTHORIZED && a->have_rl) {
+		auth_ratelimit_fail(&a->rl, user, addr, now);
+	}
+	if (!err && a->have_rl)
+		auth_ratelimit_success(&a->rl, user);
+	if (err) {
+		enum berr keep = err;
+		char detail[512];
+		snprintf(detail, sizeof(detail), "%s", berr_detail());
+		auth_identity_release(id);
+		berr_set(keep, "%s", detail);
+	}
+	return err;
+}
+
+/* ---- what an identity may do ---- */
+
+static unsigned token_scope_actions(const struct auth_identity *id, const char *repo)
+{
+	struct auth_scope sc[AUTH_SCOPE_MAX];
+	unsigned acts = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; id->scopes && id->scopes[i]; i++)
+		n = auth_scope_parse(sc, n, AUTH_SCOPE_MAX, id->scopes[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (!repo && sc[i].type == AUTH_SCOPE_REGISTRY)
+			acts |= sc[i].actions & AUTH_ACT_CATALOG;
+		else if (repo && sc[i].type == AUTH_SCOPE_REPOSITORY && strcmp(sc[i].name, repo) == 0)
+			acts |= sc[i].actions;
+	}
+	return acts;
+}
+
+static unsigned subject_actions(struct auth_ctx *a, enum auth_kind kind, const char *name,
+				char *const *groups, size_t ngroups, const char *repo)
+{
+	struct auth_subject who = {
+		.user = (kind == AUTH_LOCAL || kind == AUTH_LDAP) ? name : NULL,
+		.groups = (const char *const *)groups,
+		.ngroups = ngroups,
+		.token_name = kind == AUTH_TOKEN ? name : NULL,
+		.authenticated = kind != AUTH_ANONYMOUS,
+	};
+
+	return auth_policy_actions(a->policy, &who, repo);
+}
+
+unsigned auth_identity_actions(struct auth_ctx *a, const struct auth_identity *id,
+			       const char *repo)
+{
+	unsigned acts = subject_actions(a, id->kind, id->name, id->groups, id->ngroups, repo);
+
+	if (id->kind == AUTH_TOKEN)
+		acts |= token_scope_actions(id, repo);
+	return acts;
+}
+
+/* ---- tokens ---- */
+
+static json_t *base_claims(struct auth_ctx *a, const struct auth_identity *id, time_t now,
+			   long ttl)
+{
+	unsigned char rnd[16];
+	char jti[33];
+	json_t *groups = json_array();
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return NULL;
+	for (int i = 0; i < 16; i++)
+		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	for (size_t i = 0; i < id->ngroups; i++)
+		json_array_append_new(groups, json_string(id->groups[i]));
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:s, s:o}}",
+			 "iss", a->cfg->auth_issuer, "sub", id->name, "aud", a->cfg->auth_service,
+			 "exp", (json_int_t)(now + ttl), "nbf", (json_int_t)(now - 1),
+			 "iat", (json_int_t)now, "jti", jti,
+			 "berth", "kind", kind_names[id->kind], "groups", groups);
+}
+
+static enum berr sign(struct auth_ctx *a, json_t *claims, char **token)
+{
+	enum berr err;
+
+	if (!claims)
+		return berr_set(BERR_INTERNAL, "out of memory");
+	err = auth_jwt_sign_remote(a->cfg->signer_socket, a->kr->priv_kid, claims, token);
+	json_decref(claims);
+	return err;
+}
+
+enum berr auth_issue_access(struct auth_ctx *a, const struct auth_identity *id,
+			    const struct auth_scope *req, size_t n, time_t now, char **token,
+			    json_t **granted)
+{
+	json_t *claims = base_claims(a, id, now, a->cfg->token_ttl);
+	json_t *access = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		const char *repo = req[i].type == AUTH_SCOPE_REPOSITORY ? req[i].name : NULL;
+		unsigned acts = auth_identity_actions(a, id, repo) & req[i].actions;
+		if (req[i].type == AUTH_SCOPE_REGISTRY && !acts)
+			continue;
+		json_array_append_new(access, json_pack("{s:s, s:s, s:o}",
+			"type", req[i].type == AUTH_SCOPE_REPOSITORY ? "repository" : "registry",
+			"name", req[i].name, "actions", auth_scope_actions_json(req[i].type, acts)));
+	}
+	if (claims)
+		json_object_set(claims, "access", access);
+	*granted = access;
+	return sign(a, claims, token);
+}
+
+enum berr auth_issue_refresh(struct auth_ctx *a, const struct auth_identity *id, time_t now,
+			     char **token)
+{
+	json_t *claims = base_claims(a, id, now, a->cfg->refresh_ttl);
+
+	if (claims)
+		json_object_set_new(json_object_get(claims, "berth"), "refresh", json_true());
+	return sign(a, claims, token);
+}
+
+static int is_refresh(const json_t *claims)
+{
+	return json_is_true(json_object_get(json_object_get(claims, "berth"), "refresh"));
+}
+
+enum berr auth_verify_access(struct auth_ctx *a, const char *token, json_t **claims)
+{
+	enum berr err;
+
+	err = auth_jwt_verify(a->kr, token, strlen(token), a->cfg->auth_issuer,
+			      a->cfg->auth_service, time(NULL), LEEWAY, claims);
+	if (!err && is_refresh(*claims)) {
+		json_decref(*claims);
+		*claims = NULL;
+		return berr_set(BERR_UNAUTHORIZED, "a refresh token is not an access token");
+	}
+	return err;
+}
+
+static enum auth_kind claims_kind(const json_t *claims)
+{
+	const char *k = json_string_value(json_object_get(json_object_get(claims, "berth"), "kind"));
+
+	for (int i = 1; k && i < 4; i++)
+		if (strcmp(k, kind_names[i]) == 0)
+			return (enum auth_kind)i;
+	return AUTH_ANONYMOUS;
+}
+
+unsigned auth_claims_policy_actions(struct auth_ctx *a, const json_t *claims, const char *repo)
+{
+	json_t *g = json_object_get(json_object_get(claims, "berth"), "groups");
+	const char *sub = json_string_value(json_object_get(claims, "sub"));
+	char *groups[64];
+	size_t n = 0, i;
+	json_t *v;
+
+	json_array_foreach(g, i, v)
+		if (json_is_string(v) && n < 64)
+			groups[n++] = (char *)json_string_value(v);
+	return subject_actions(a, claims_kind(claims), sub ? sub : "", groups, n, repo);
+}
+
+/* Revoked: state_dir/revoked/<jti>, or state_dir/revoked/user-<name> newer
+ * than the token (berthctl user revoke / user rm). */
+static int revoked(struct auth_ctx *a, const json_t *claims)
+{
+	const char *jti = json_string_value(json_object_get(claims, "jti"));
+	const char *sub = json_string_value(json_object_get(claims, "sub"));
+	json_int_t iat = json_integer_value(json_object_get(claims, "iat"));
+	char path[4096];
+	struct stat st;
+
+	if (!a->cfg->state_dir)
+		return 0;
+	if (jti && strspn(jti, "0123456789abcdef") == strlen(jti) &&
+	    snprintf(path, sizeof(path), "%s/revoked/%s", a->cfg->state_dir, jti) < (int)sizeof(path) &&
+	    stat(path, &st) == 0)
+		return 1;
+	if (sub && auth_name_valid(sub) &&
+	    snprintf(path, sizeof(path), "%s/revoked/user-%s", a->cfg->state_dir, sub) < (int)sizeof(path) &&
+	    stat(path, &st) == 0 && st.st_mtime >= iat)
+		return 1;
+	return 0;
+}
+
+static enum berr refresh_subject(struct auth_ctx *a, struct auth_identity *id)
+{
+	const struct config *cfg = a->cfg;
+	struct auth_repotoken *list = NULL;
+	size_t n = 0;
+	enum berr err = BERR_OK;
+
+	switch (id->kind) {
+	case AUTH_LOCAL:
+		if (!cfg->users_file || !auth_users_exists(cfg->users_file, id->name))
+			err = berr_set(BERR_UNAUTHORIZED, "user %s no longer exists", id->name);
+		return err;
+	case AUTH_LDAP: {
+		char **groups = NULL;
+		size_t ng = 0;
+		if (!a->ldap)
+			return berr_set(BERR_UNAUTHORIZED, "the directory is not configured");
+		if ((err = auth_ldap_lookup(a->ldap, id->name, &groups, &ng)))
+			return err;
+		id->groups = strv_copy(groups, ng);
+		id->ngroups = ng;
+		auth_ldap_groups_free(groups, ng);
+		return id->groups ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
+	}
+	case AUTH_TOKEN:
+		if (!cfg->tokens_file || auth_repotoken_list(cfg->tokens_file, &list, &n))
+			return berr_set(BERR_UNAUTHORIZED, "token %s no longer exists", id->name);
+		err = berr_set(BERR_UNAUTHORIZED, "token %s no longer exists", id->name);
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(list[i].name, id->name) != 0)
+				continue;
+			if (list[i].revoked || (list[i].expires && list[i].expires <= time(NULL)))
+				err = berr_set(BERR_UNAUTHORIZED, "token %s is revoked or expired", id->name);
+			else if (!(id->scopes = strv_copy(list[i].scopes, strv_len(list[i].scopes))))
+				err = berr_set(BERR_INTERNAL, "out of memory");
+			else
+				err = BERR_OK;
+		}
+		auth_repotoken_list_free(list, n);
+		return err;
+	default:
+		return berr_set(BERR_UNAUTHORIZED, "anonymous refresh tokens do not exist");
+	}
+}
+
+enum berr auth_login_refresh(struct auth_ctx *a, const char *token, struct auth_identity *id)
+{
+	const char *sub;
+	json_t *claims = NULL;
+	enum berr err;
+
+	memset(id, 0, sizeof(*id));
+	err = auth_jwt_verify(a->kr, token, strlen(token), a->cfg->auth_issuer,
+			      a->cfg->auth_service, time(NULL), LEEWAY, &claims);
+	if (err)
+		return err;
+	if (!is_refresh(claims))
+		err = berr_set(BERR_UNAUTHORIZED, "not a refresh token");
+	else if (revoked(a, claims))
+		err = berr_set(BERR_UNAUTHORIZED, "the refresh token has been revoked");
+	if (!err) {
+		sub = json_string_value(json_object_get(claims, "sub"));
+		id->kind = claims_kind(claims);
+		snprintf(id->name, sizeof(id->name), "%s", sub ? sub : "");
+		err = refresh_subject(a, id);
+	}
+	json_decref(claims);
+	if (err) {
+		enum berr keep = err;
+		char detail[512];
+		snprintf(detail, sizeof(detail), "%s", berr_detail());
+		auth_identity_release(id);
+		berr_set(keep, "%s", detail);
+	}
+	return err;
+}

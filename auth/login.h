@@ -1,0 +1,72 @@
+/*
+ * login.h - who is asking, and what they may have: the token service's core.
+ *
+ * A login (Basic credentials or a refresh token) yields an identity: a local
+ * user, a directory (LDAP) user with its groups, a repository token, or the
+ * anonymous caller.  What a token for that identity may carry is the policy
+ * file's answer (plus, for a repository token, the scopes it was created
+ * with), intersected with what the client asked for.
+ *
+ * Each worker keeps one auth_ctx (policy, verification keys, its LDAP
+ * connection) for its whole life; the policy file is reread when it changes.
+ */
+#ifndef BERTH_AUTH_LOGIN_H
+#define BERTH_AUTH_LOGIN_H
+
+#include <stddef.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "auth/scope.h"
+#include "util/config.h"
+#include "util/err.h"
+
+enum auth_kind { AUTH_ANONYMOUS = 0, AUTH_LOCAL, AUTH_LDAP, AUTH_TOKEN };
+
+struct auth_identity {
+	enum auth_kind kind;
+	char name[80];       /* user name or token name; "" when anonymous */
+	char **groups;       /* directory groups (owned), NULL-terminated */
+	size_t ngroups;
+	char **scopes;       /* repository token's scopes (owned), NULL-terminated */
+};
+
+struct auth_ctx;
+
+/* The worker's context, created on first use from `cfg`. */
+enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out);
+
+/* Check Basic credentials.  Order: a repository token of that name, a local
+ * user, then the directory.  Failed logins are counted per user and per
+ * client address: beyond the limit BERR_TOOMANYREQUESTS (*retry_after set).
+ * Bad credentials: BERR_UNAUTHORIZED "invalid username or password". */
+enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *password,
+			      const char *addr, struct auth_identity *id, long *retry_after);
+/* A refresh token: verified, not revoked, and its subject still exists
+ * (its groups are looked up again), so it never carries more than the
+ * subject has now. */
+enum berr auth_login_refresh(struct auth_ctx *a, const char *token, struct auth_identity *id);
+void auth_identity_release(struct auth_identity *id);
+
+/* Actions (AUTH_ACT_*) `id` may have on `repo` (NULL: the catalog). */
+unsigned auth_identity_actions(struct auth_ctx *a, const struct auth_identity *id,
+			       const char *repo);
+
+/* Issue an access token for `id` covering what it may have of req[0..n);
+ * every requested repository appears in the access claim, with an empty
+ * action list when nothing is granted, so the registry can tell "denied"
+ * from "ask for another token".  *token is malloc'd. */
+enum berr auth_issue_access(struct auth_ctx *a, const struct auth_identity *id,
+			    const struct auth_scope *req, size_t n, time_t now, char **token,
+			    json_t **granted);
+/* A refresh token for `id` (not for anonymous). */
+enum berr auth_issue_refresh(struct auth_ctx *a, const struct auth_identity *id, time_t now,
+			     char **token);
+
+/* Verify a bearer token presented to the registry: ES256, issuer, audience,
+ * time; refresh tokens are refused here.  *claims is a new reference. */
+enum berr auth_verify_access(struct auth_ctx *a, const char *token, json_t **claims);
+/* Policy answer for the subject of verified access-token claims. */
+unsigned auth_claims_policy_actions(struct auth_ctx *a, const json_t *claims, const char *repo);
+
+#endif
