@@ -10,12 +10,19 @@
  *
  * Blob files are 0644 and directories 0755 whatever the umask: nginx serves
  * the bytes itself (X-Accel-Redirect) and may run as another user.
+ *
+ * store_touch() / store_blob_touch() are the writers' half of the online
+ * collector's protocol (store/gc.c): whoever makes a blob reachable sets its
+ * mtime to now before publishing the reference and again after, and the
+ * second touch doubles as the check that the collector did not take it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/fs.h"
@@ -173,6 +180,43 @@ enum berr store_blob_read(struct store *s, const struct digest *d, size_t max,
 	if (rc)
 		return rc;
 	rc = fs_read_small(path, max, buf, len, BERR_BLOB_UNKNOWN);
+	if (rc == BERR_BLOB_UNKNOWN)
+		berr_set(rc, "blob %s is unknown", digest_format(d, dstr));
+	return rc;
+}
+
+/* A collector that moved a touched blob to its trash puts it back within a
+ * few system calls; riding that out spares the writer a needless failure. */
+#define TOUCH_TRIES 3
+#define TOUCH_WAIT_NS (5 * 1000 * 1000)
+
+enum berr store_touch(const char *path, enum berr absent)
+{
+	struct timespec wait = { 0, TOUCH_WAIT_NS };
+	int i;
+
+	for (i = 0; i < TOUCH_TRIES; i++) {
+		/* NULL times: the file server's clock, the one the collector's
+		 * epoch comes from, whatever this host's clock says. */
+		if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+			return BERR_OK;
+		if (errno != ENOENT && errno != ENOTDIR)
+			return berr_sys("touching", path);
+		if (i + 1 < TOUCH_TRIES)
+			nanosleep(&wait, NULL);
+	}
+	return absent;
+}
+
+enum berr store_blob_touch(struct store *s, const struct digest *d)
+{
+	char path[PATH_MAX], dstr[DIGEST_STR_MAX];
+	enum berr rc;
+
+	rc = store_blob_path(s, d, path, sizeof(path));
+	if (rc)
+		return rc;
+	rc = store_touch(path, BERR_BLOB_UNKNOWN);
 	if (rc == BERR_BLOB_UNKNOWN)
 		berr_set(rc, "blob %s is unknown", digest_format(d, dstr));
 	return rc;

@@ -18,6 +18,12 @@
  * children, a tag re-checks its manifest.  Each side writes first and looks
  * second, so of two racing operations at least one sees the other.
  *
+ * Every write that makes a blob reachable follows the collector's protocol
+ * (store/gc.c): touch the blob (and the repository's link to it) before
+ * publishing, publish, touch again.  The second touch is the re-check: if
+ * it finds the blob gone, the collector took it, and we withdraw what we
+ * published and fail (BLOB_UNKNOWN / MANIFEST_BLOB_UNKNOWN: push it again).
+ *
  * Names and tags arrive already checked against the spec's grammar; the
  * cheap re-checks below only guarantee that no path is ever built from
  * anything else (no "..", no leading '/', no stray characters).
@@ -144,19 +150,42 @@ enum berr store_blob_linked(struct store *s, const char *name, const struct dige
 	return store_blob_stat(s, d, NULL);
 }
 
+/* The collector took the blob while we published a reference to it. */
+static enum berr swept(const struct digest *d, const char *name, const char *what)
+{
+	char dstr[DIGEST_STR_MAX];
+
+	return berr_set(what ? BERR_MANIFEST_BLOB_UNKNOWN : BERR_BLOB_UNKNOWN,
+			"blob %s was removed by the garbage collector while %s was being "
+			"stored in repository %s; push it again", digest_format(d, dstr),
+			what ? what : "its link", name);
+}
+
 enum berr store_blob_link(struct store *s, const char *name, const struct digest *d)
 {
 	char path[PATH_MAX];
 	enum berr rc;
+	int made = 0;
 
 	rc = link_path(s, name, "_blobs", d, path, sizeof(path));
 	if (rc == BERR_OK)
-		rc = store_blob_stat(s, d, NULL);
+		rc = store_blob_touch(s, d);
 	if (rc)
 		return rc;
-	if (fs_exists(path))
-		return BERR_OK;
-	return write_link(s, path, "");
+	/* An old link is touched too, or the collector could take it as unused. */
+	rc = fs_exists(path) ? store_touch(path, BERR_BLOB_UNKNOWN) : BERR_BLOB_UNKNOWN;
+	if (rc == BERR_BLOB_UNKNOWN) {
+		rc = write_link(s, path, "");
+		made = 1;
+	}
+	if (rc)
+		return rc;
+	rc = store_blob_touch(s, d);
+	if (rc != BERR_BLOB_UNKNOWN)
+		return rc;
+	if (made && unlink(path) == 0)
+		fs_fsync_parent(path);
+	return swept(d, name, NULL);
 }
 
 enum berr store_manifest_linked(struct store *s, const char *name,
@@ -244,6 +273,36 @@ static enum berr children_still_linked(struct store *s, const char *name,
 	return BERR_OK;
 }
 
+/* Touch what manifest `d` of `name` makes reachable: its own bytes, its
+ * blobs and their links, its children's bytes.  BERR_MANIFEST_BLOB_UNKNOWN
+ * if one of them is gone. */
+static enum berr refs_touch(struct store *s, const char *name, const struct manifest *m,
+			    const struct digest *d)
+{
+	char path[PATH_MAX];
+	const struct manifest_ref *r;
+	enum berr rc;
+	size_t i;
+
+	rc = store_blob_touch(s, d);
+	if (rc == BERR_BLOB_UNKNOWN)
+		return swept(d, name, "the manifest itself");
+	for (i = 0; rc == BERR_OK && i < m->nrefs; i++) {
+		r = &m->refs[i];
+		if (r->external)
+			continue;
+		rc = store_blob_touch(s, &r->digest);
+		if (rc == BERR_OK && r->kind != MREF_MANIFEST) {
+			rc = link_path(s, name, "_blobs", &r->digest, path, sizeof(path));
+			if (rc == BERR_OK)
+				rc = store_touch(path, BERR_BLOB_UNKNOWN);
+		}
+		if (rc == BERR_BLOB_UNKNOWN)
+			return swept(&r->digest, name, "a manifest naming it");
+	}
+	return rc;
+}
+
 enum berr store_manifest_put(struct store *s, const char *name, const struct manifest *m,
 			     const char *media_type, const void *buf, size_t len,
 			     const struct digest *want, const char *tag,
@@ -252,6 +311,7 @@ enum berr store_manifest_put(struct store *s, const char *name, const struct man
 	char path[PATH_MAX], got_s[DIGEST_STR_MAX], want_s[DIGEST_STR_MAX];
 	struct digest d;
 	enum berr rc;
+	int existed = 0;
 
 	if (want && want->alg != DIGEST_SHA256 && want->alg != DIGEST_SHA512)
 		return berr_set(BERR_DIGEST_INVALID, "unsupported digest algorithm");
@@ -271,11 +331,20 @@ enum berr store_manifest_put(struct store *s, const char *name, const struct man
 	if (rc == BERR_OK)
 		rc = store_blob_put_known(s, &d, buf, len);
 	if (rc == BERR_OK)
-		rc = store_manifest_entries_write(s, name, m, media_type, &d, len, 0);
+		rc = refs_touch(s, name, m, &d);
 	if (rc == BERR_OK)
+		rc = store_manifest_entries_write(s, name, m, media_type, &d, len, 0);
+	if (rc == BERR_OK) {
+		existed = fs_exists(path);
 		rc = write_link(s, path, media_type);
+	}
 	if (rc == BERR_OK)
 		rc = children_still_linked(s, name, m, &d, path);
+	/* The re-check of the collector's protocol: a blob it took after our
+	 * first touch is gone now, and the manifest must not stay visible. */
+	if (rc == BERR_OK && (rc = refs_touch(s, name, m, &d)) == BERR_MANIFEST_BLOB_UNKNOWN &&
+	    !existed && unlink(path) == 0)
+		fs_fsync_parent(path);
 	/* A delete of this same digest that ran between our entries and our
 	 * link may have removed the entries again: put back what is missing. */
 	if (rc == BERR_OK)

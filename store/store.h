@@ -31,6 +31,17 @@
  *     uploads/<uuid>/data                bytes received so far
  *     uploads/<uuid>/lock                O_EXCL: a request is working on it
  *     tmp/                               temporaries, renamed into place
+ *     gc/lock                            the collector's lock (store/lock.c): one
+ *                                        `berthctl gc` at a time on all hosts
+ *     gc/epoch                           created at each collection's start: its
+ *                                        mtime is T0, read from the file server
+ *     gc/trash/<alg>-<hex>               a blob being removed: put back if a
+ *                                        writer touched it meanwhile (or if the
+ *                                        collector died), else unlinked
+ *     repos/.../.gc.<name>               a link / referrer or parent entry being
+ *                                        removed, the same way (readers skip
+ *                                        dot names)
+ *     quarantine/<alg>-<hex>.<rnd>       corrupt blobs moved aside by fsck --repair
  *
  * A repository name's components match [a-z0-9]+..., so the "_blobs",
  * "_manifests" and "_tags" directories can never clash with a nested
@@ -44,6 +55,15 @@
  * A referrer or parent entry counts only while the manifest it names is
  * linked: one left behind by a crash (or by a PUT still on its way to the
  * link) is ignored by readers and is garbage for the collector.
+ *
+ * Online garbage collection (store/gc.c has the whole protocol): whoever
+ * makes a blob reachable - a link into a repository, a manifest naming it -
+ * sets the blob's mtime (and its link's) to now before publishing, and
+ * touches it again after; the second touch failing means the collector took
+ * it, and the writer withdraws and fails.  The collector removes only what
+ * it did not mark and whose mtime is older than its epoch minus the grace,
+ * and re-checks the mtime after moving it to its trash.  Mtimes come from
+ * the file server's clock on both sides, so host clocks do not matter.
  */
 #ifndef BERTH_STORE_H
 #define BERTH_STORE_H
@@ -174,6 +194,13 @@ enum berr store_manifest_entries_write(struct store *s, const char *name,
 /* Remove the entries store_manifest_entries_write made (absent ones are fine). */
 enum berr store_manifest_entries_remove(struct store *s, const char *name,
 					const struct manifest *m, const struct digest *d);
+/* The writers' half of the collector's protocol (store/gc.c, store/blob.c):
+ * set the mtime of `path` (of the blob `d`) to the file server's now.  A
+ * path that stays absent for a few ms (a collector may be restoring it) is
+ * `absent` (BERR_BLOB_UNKNOWN, "blob ... is unknown"), without a detail
+ * for store_touch. */
+enum berr store_touch(const char *path, enum berr absent);
+enum berr store_blob_touch(struct store *s, const struct digest *d);
 /* Page of a sorted, malloc'd array of malloc'd strings: keeps the entries
  * after `last`, at most n (n < 0: all), frees the rest, sets *more.  Takes
  * ownership of `all` (also on error: none). */
@@ -211,6 +238,9 @@ enum berr store_upload_open(struct store *s, const char *name, const char *id,
 /* Read-only look at a session (for GET status): no lock taken. */
 enum berr store_upload_peek(struct store *s, const char *name, const char *id,
 			    struct upload *u);
+/* Like peek for any session whatever its repository and age (berthctl
+ * uploads ls); BERR_BLOB_UPLOAD_UNKNOWN if it has no state (yet). */
+enum berr store_upload_info(struct store *s, const char *id, struct upload *u);
 /* Append bytes: written to data and fed to the hash.  Not durable until commit. */
 enum berr store_upload_append(struct upload *u, const void *buf, size_t n);
 /* Make appended bytes part of the session: state file replaced atomically. */

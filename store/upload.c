@@ -22,35 +22,23 @@
  * state and same size) and only links it.
  *
  * Locking works across hosts sharing the store over NFS, without flock/fcntl:
- *  - The lock file is made by writing "host pid time nonce\n" to a temporary
- *    and link()ing it to uploads/<id>/lock: link() fails with EEXIST when the
- *    name is taken (the classic NFS-safe O_EXCL), and the lock is never seen
- *    empty.  The nonce makes our content unique, so "is it still mine" is a
- *    string compare.
- *  - A lock is stale when its holder is on this host and its pid is dead, or
- *    when its mtime is older than lock_stale.  The holder touches it at most
- *    every 20 s while appending, and gives up (BERR_BUSY) rather than write
- *    after 3/4 of lock_stale without touching it, which leaves a margin for
- *    clock skew between hosts: a lock that another host may consider stale is
- *    never written under.
- *  - Breaking a stale lock is serialised by a second lock, uploads/<id>/
- *    lock.break, made the same way.  Under it the breaker re-reads the lock,
- *    and only if it is still the very lock it judged stale (same content, still
- *    stale) unlinks it and creates its own by link(); a plain acquirer racing
- *    in between wins fairly through the same link().  Two breakers therefore
- *    never both succeed.  The one remaining window: a breaker that dies while
- *    holding lock.break leaves it to be judged stale the same way, and two
- *    processes clearing that dead lock.break at the same instant could both
- *    break; that takes a crash inside a few-microsecond section plus two
- *    racing takers, and we accept it.
- *  - Host identity is gethostname(): hosts sharing a store need distinct names.
+ * uploads/<id>/lock is an NFS-safe lock file (store/lock.c has the scheme,
+ * shared with the garbage collector's gc/lock).  A lock is stale when its
+ * holder on this host is dead or its mtime is older than lock_stale.  The
+ * holder touches it at most every 20 s while appending, and gives up
+ * (BERR_BUSY) rather than write after 3/4 of lock_stale without touching it,
+ * which leaves a margin for clock skew between hosts: a lock that another
+ * host may consider stale is never written under.
+ *
+ * Finishing makes the new blob reachable under the collector's protocol
+ * (store/gc.c): the data file's mtime is set to now before it is renamed into
+ * blobs/, and store_blob_link() touches the blob again after linking it.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +46,7 @@
 #include <unistd.h>
 
 #include "store/fs.h"
+#include "store/lock.h"
 #include "store/ref.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -67,8 +56,6 @@
 #define STATE_TEXT_MAX (512 + HASHER_STATE_MAX)
 /* Not an error code: "the file is not there" from fs_read_str(). */
 #define ABSENT BERR__COUNT
-
-enum lock_result { LOCK_GOT, LOCK_BUSY, LOCK_RETRY };
 
 struct ustate {
 	char repo[256];
@@ -192,170 +179,23 @@ static enum berr state_write(struct upload *u, const char *dir, int64_t offset,
 	return fs_write_atomic(dir, path, text, (size_t)n);
 }
 
-/* ---- the lock ---- */
-
-static const char *host_name(void)
-{
-	static char host[HOST_NAME_MAX + 1];
-
-	if (host[0] == '\0' && (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0'))
-		snprintf(host, sizeof(host), "unknown");
-	return host;
-}
-
-static enum berr lock_token_new(char *out, size_t outlen)
-{
-	char nonce[17];
-	enum berr rc;
-
-	rc = fs_random_hex(nonce, 8);
-	if (rc)
-		return rc;
-	return fs_path(out, outlen, "%s %ld %lld %s\n", host_name(), (long)getpid(),
-		       (long long)time(NULL), nonce);
-}
-
-static int lock_is_stale(const struct store *s, const char *content, time_t mtime)
-{
-	char host[HOST_NAME_MAX + 1];
-	long pid;
-
-	if (time(NULL) - mtime > s->lock_stale)
-		return 1;
-	if (sscanf(content, "%64s %ld", host, &pid) == 2 && strcmp(host, host_name()) == 0 &&
-	    pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-		return 1;
-	return 0;
-}
-
-/* Make `path` hold `token` unless the name is taken (*taken = 1). */
-static enum berr lock_create(const char *dir, const char *path, const char *token, int *taken)
-{
-	char tmp[PATH_MAX];
-	struct stat st;
-	enum berr rc;
-	int fd;
-
-	*taken = 0;
-	rc = fs_tmp_create(dir, "lk", tmp, sizeof(tmp), &fd);
-	if (rc && errno == ENOENT) /* the session was removed under us */
-		return berr_set(BERR_BLOB_UPLOAD_UNKNOWN, "upload session is gone");
-	if (rc)
-		return rc;
-	rc = fs_write_all(fd, token, strlen(token), tmp);
-	close(fd);
-	if (rc == BERR_OK && link(tmp, path) != 0) {
-		if (errno == EEXIST)
-			*taken = 1;
-		/* NFS: the reply to a link() that worked may be lost; nlink tells. */
-		else if (stat(tmp, &st) != 0 || st.st_nlink != 2)
-			rc = berr_sys("linking lock", path);
-	}
-	unlink(tmp);
-	return rc;
-}
-
-/* Is `path` still our lock?  Missing or someone else's: no. */
-static int lock_is_ours(const char *path, const char *token)
-{
-	char buf[sizeof(((struct upload *)0)->lock_token)];
-
-	return fs_read_str(path, buf, sizeof(buf), NULL, ABSENT) == BERR_OK &&
-	       strcmp(buf, token) == 0;
-}
-
-/* Under lock.break: replace the lock we saw stale (`seen`) by ours. */
-static enum berr lock_break_locked(struct upload *u, const char *dir, const char *lock,
-				   const char *seen, enum lock_result *res)
-{
-	char now[sizeof(u->lock_token)];
-	time_t mtime;
-	enum berr rc;
-	int taken;
-
-	rc = fs_read_str(lock, now, sizeof(now), &mtime, ABSENT);
-	if (rc == ABSENT) {
-		*res = LOCK_RETRY;
-		return BERR_OK;
-	}
-	if (rc)
-		return rc;
-	*res = LOCK_BUSY;
-	if (strcmp(now, seen) != 0 || !lock_is_stale(u->store, now, mtime))
-		return BERR_OK;
-	if (unlink(lock) != 0 && errno != ENOENT)
-		return berr_sys("removing stale lock", lock);
-	rc = lock_create(dir, lock, u->lock_token, &taken);
-	if (rc == BERR_OK && !taken) {
-		*res = LOCK_GOT;
-		now[strcspn(now, "\n")] = '\0';
-		log_warn("upload %s: took over stale lock \"%s\"", u->id, now);
-	}
-	return rc;
-}
-
-static enum berr lock_break(struct upload *u, const char *dir, const char *lock,
-			    const char *seen, enum lock_result *res)
-{
-	char brk[PATH_MAX], other[sizeof(u->lock_token)];
-	time_t mtime;
-	enum berr rc;
-	int taken;
-
-	*res = LOCK_BUSY;
-	rc = fs_path(brk, sizeof(brk), "%s/lock.break", dir);
-	if (rc == BERR_OK)
-		rc = lock_create(dir, brk, u->lock_token, &taken);
-	if (rc)
-		return rc;
-	if (taken) {
-		rc = fs_read_str(brk, other, sizeof(other), &mtime, ABSENT);
-		if (rc == ABSENT || (rc == BERR_OK && lock_is_stale(u->store, other, mtime))) {
-			if (rc == BERR_OK)
-				unlink(brk); /* its breaker died: see the design comment */
-			*res = LOCK_RETRY;
-			return BERR_OK;
-		}
-		return rc;
-	}
-	rc = lock_break_locked(u, dir, lock, seen, res);
-	if (lock_is_ours(brk, u->lock_token))
-		unlink(brk);
-	return rc;
-}
+/* ---- the lock (store/lock.c) ---- */
 
 /* Take uploads/<id>/lock (dir = the session directory). */
 static enum berr lock_take(struct upload *u, const char *dir)
 {
-	char lock[PATH_MAX], seen[sizeof(u->lock_token)];
-	enum lock_result res = LOCK_RETRY;
-	time_t mtime;
+	char what[64];
 	enum berr rc;
-	int tries, taken;
 
-	rc = fs_path(lock, sizeof(lock), "%s/lock", dir);
+	snprintf(what, sizeof(what), "upload %s", u->id);
+	rc = store_lock_token_new(u->lock_token, sizeof(u->lock_token));
 	if (rc == BERR_OK)
-		rc = lock_token_new(u->lock_token, sizeof(u->lock_token));
-	for (tries = 0; rc == BERR_OK && res == LOCK_RETRY && tries < 5; tries++) {
-		rc = lock_create(dir, lock, u->lock_token, &taken);
-		if (rc || !taken) {
-			res = LOCK_GOT;
-			break;
-		}
-		rc = fs_read_str(lock, seen, sizeof(seen), &mtime, ABSENT);
-		if (rc == ABSENT) {
-			rc = BERR_OK; /* released meanwhile */
-			continue;
-		}
-		if (rc == BERR_OK && !lock_is_stale(u->store, seen, mtime))
-			res = LOCK_BUSY;
-		else if (rc == BERR_OK)
-			rc = lock_break(u, dir, lock, seen, &res);
-	}
+		rc = store_lock_take(dir, u->lock_token, u->store->lock_stale, what,
+				     BERR_BLOB_UPLOAD_UNKNOWN, NULL, 0, NULL);
+	if (rc == BERR_BUSY)
+		return berr_set(BERR_BUSY, "upload %s is in use by another request", u->id);
 	if (rc)
 		return rc;
-	if (res != LOCK_GOT)
-		return berr_set(BERR_BUSY, "upload %s is in use by another request", u->id);
 	u->locked = 1;
 	u->lock_touched = time(NULL);
 	return BERR_OK;
@@ -364,18 +204,17 @@ static enum berr lock_take(struct upload *u, const char *dir)
 /* Still ours?  Then refresh its mtime so nobody judges it stale. */
 static enum berr lock_refresh(struct upload *u)
 {
-	char lock[PATH_MAX];
+	char lock[PATH_MAX], what[64];
 	enum berr rc;
 
 	rc = session_path(u->store, u->id, "lock", lock, sizeof(lock));
 	if (rc)
 		return rc;
-	if (!lock_is_ours(lock, u->lock_token))
-		return berr_set(BERR_BUSY, "upload %s: lock lost to another request", u->id);
-	if (utimensat(AT_FDCWD, lock, NULL, 0) != 0)
-		return berr_sys("touching", lock);
-	u->lock_touched = time(NULL);
-	return BERR_OK;
+	snprintf(what, sizeof(what), "upload %s", u->id);
+	rc = store_lock_refresh(lock, u->lock_token, what);
+	if (rc == BERR_OK)
+		u->lock_touched = time(NULL);
+	return rc;
 }
 
 static void lock_release(struct upload *u)
@@ -385,9 +224,8 @@ static void lock_release(struct upload *u)
 	if (!u->locked)
 		return;
 	u->locked = 0;
-	if (session_path(u->store, u->id, "lock", lock, sizeof(lock)) == BERR_OK &&
-	    lock_is_ours(lock, u->lock_token))
-		unlink(lock);
+	if (session_path(u->store, u->id, "lock", lock, sizeof(lock)) == BERR_OK)
+		store_lock_release(lock, u->lock_token);
 }
 
 /* ---- creating, opening, removing ---- */
@@ -425,11 +263,12 @@ static enum berr upload_build(struct upload *u, const char *tmpdir, const char *
 
 	if (mkdir(tmpdir, FS_DIR_MODE) != 0 || chmod(tmpdir, FS_DIR_MODE) != 0)
 		return berr_sys("mkdir", tmpdir);
-	rc = lock_token_new(u->lock_token, sizeof(u->lock_token));
+	rc = store_lock_token_new(u->lock_token, sizeof(u->lock_token));
 	if (rc == BERR_OK)
 		rc = fs_path(path, sizeof(path), "%s/lock", tmpdir);
 	if (rc == BERR_OK)
-		rc = lock_create(tmpdir, path, u->lock_token, &taken);
+		rc = store_lock_create(tmpdir, path, u->lock_token, BERR_BLOB_UPLOAD_UNKNOWN,
+				       "upload session", &taken);
 	if (rc == BERR_OK)
 		rc = fs_path(path, sizeof(path), "%s/data", tmpdir);
 	if (rc)
@@ -619,6 +458,26 @@ enum berr store_upload_peek(struct store *s, const char *name, const char *id,
 	return BERR_OK;
 }
 
+enum berr store_upload_info(struct store *s, const char *id, struct upload *u)
+{
+	struct ustate st;
+	enum berr rc;
+
+	upload_reset(u, s);
+	rc = state_read(s, id, &st);
+	if (rc)
+		return rc;
+	snprintf(u->id, sizeof(u->id), "%.36s", id);
+	snprintf(u->repo, sizeof(u->repo), "%s", st.repo);
+	u->offset = st.offset;
+	u->created = st.created;
+	u->updated = st.updated;
+	if (hasher_load(&u->hash, st.hash) != BERR_OK)
+		hasher_init(&u->hash, DIGEST_SHA256);
+	u->committed = u->hash;
+	return BERR_OK;
+}
+
 /* ---- writing ---- */
 
 enum berr store_upload_append(struct upload *u, const void *buf, size_t n)
@@ -747,7 +606,9 @@ static enum berr finish_publish(struct upload *u, const struct digest *d)
 		rc = store_blob_path(u->store, d, blob, sizeof(blob));
 	if (rc)
 		return rc;
-	if (fchmod(u->datafd, FS_FILE_MODE) != 0 || fsync(u->datafd) != 0)
+	/* Fresh mtime: the collector never takes a blob made after its epoch. */
+	if (fchmod(u->datafd, FS_FILE_MODE) != 0 || futimens(u->datafd, NULL) != 0 ||
+	    fsync(u->datafd) != 0)
 		return berr_sys("syncing", data);
 	rc = fs_publish(data, blob, 1);
 	if (rc == BERR_OK)

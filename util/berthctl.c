@@ -1,20 +1,22 @@
 /*
- * berthctl.c - the administrators' tool.  It works on the store directly
- * (no running pool needed) and reads the same berth.conf as berthd.
+ * berthctl.c - the administrators' tool.  It works on the store and the
+ * auth files directly (no running pool needed) and reads the same
+ * berth.conf as berthd.  This file only dispatches:
  *
- *   berthctl [-c FILE] fsck [--json] [--quick]
+ *   store commands  gc, repo, tag, du, uploads, fsck   util/ctl_store.c
+ *   auth commands   user, token                        util/ctl_auth.c
  *
- * Exit codes: 0 success (fsck: consistent), 1 fsck found problems,
- * 2 usage or configuration error, 3 the store could not be read.
+ * Exit codes: 0 success, 1 a problem (not found, fsck found something,
+ * another gc running), 2 usage or configuration error, 3 the store could
+ * not be read or written.
  */
 #include <getopt.h>
-#include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "store/fsck.h"
 #include "util/config.h"
+#include "util/ctl_auth.h"
+#include "util/ctl_store.h"
 #include "util/log.h"
 
 #define DEFAULT_CONF "/etc/berth/berth.conf"
@@ -22,81 +24,60 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: berthctl [-c FILE] COMMAND [ARGS]\n"
+		"usage: berthctl [-c FILE] COMMAND [ARGS]   (COMMAND --help for details)\n"
 		"\n"
 		"  -c FILE   configuration (default " DEFAULT_CONF ")\n"
 		"\n"
-		"commands:\n"
-		"  fsck [--json] [--quick]   check the store: re-hash every blob (--quick:\n"
-		"                            skip re-hashing), follow every link, manifest\n"
-		"                            reference and tag; exit 1 if anything is wrong\n"
-		"  help                      this text\n"
+		"commands:\n");
+	ctl_store_usage(f);
+	fprintf(f,
+		"  user add|passwd|rm NAME, user ls   local users (bcrypt)\n"
+		"  token create NAME --scope S [--expires 90d], token ls, token revoke NAME\n"
+		"                                     repository-scoped access tokens\n"
+		"  help                               this text\n"
 		"\n"
-		"exit codes: 0 ok, 1 problems found, 2 usage/config error, 3 store unreadable\n");
+		"exit codes: 0 ok, 1 problem found / not found, 2 usage or config error,\n"
+		"            3 store unreadable\n");
 }
 
-static void report_text(void *ctx, const char *kind, const char *object, const char *detail)
+static int is_help(const char *s)
 {
-	(void)ctx;
-	printf("%-24s %s: %s\n", kind, object, detail);
+	return strcmp(s, "help") == 0 || strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
 }
 
-static void report_json(void *ctx, const char *kind, const char *object, const char *detail)
+static int run(const char *path, int argc, char **argv)
 {
-	json_array_append_new((json_t *)ctx, json_pack("{s:s, s:s, s:s}", "kind", kind,
-						       "object", object, "detail", detail));
-}
+	const char *cmd = argv[0];
+	struct config cfg;
+	struct store st;
+	int rc;
 
-static int cmd_fsck(struct store *st, int argc, char **argv)
-{
-	struct fsck_counts c;
-	json_t *problems = NULL;
-	int json = 0, rehash = 1;
-
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			json = 1;
-		else if (strcmp(argv[i], "--quick") == 0)
-			rehash = 0;
-		else if (strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "berthctl fsck: unknown option %s\n", argv[i]);
-			return 2;
-		}
+	if (config_load(&cfg, path)) {
+		fprintf(stderr, "berthctl: %s\n", berr_detail());
+		return 2;
 	}
-	if (json)
-		problems = json_array();
-	if (store_fsck(st, rehash, json ? report_json : report_text, problems, &c)) {
-		fprintf(stderr, "berthctl fsck: %s\n", berr_detail());
-		json_decref(problems);
+	if (strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0) {
+		rc = ctl_auth_main(&cfg, argc, argv);
+		config_release(&cfg);
+		return rc;
+	}
+	if (store_open(&st, cfg.store)) {
+		fprintf(stderr, "berthctl: store %s: %s\n", cfg.store, berr_detail());
+		config_release(&cfg);
 		return 3;
 	}
-	if (json) {
-		json_t *doc = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
-			"blobs", (json_int_t)c.blobs, "bytes", (json_int_t)c.bytes,
-			"repositories", (json_int_t)c.repos, "blob_links", (json_int_t)c.blob_links,
-			"manifests", (json_int_t)c.manifests, "tags", (json_int_t)c.tags,
-			"problem_count", (json_int_t)c.problems, "problems", problems);
-		json_dumpf(doc, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(doc);
-	} else {
-		printf("fsck: %ld blobs (%lld bytes%s), %ld repositories, %ld blob links, "
-		       "%ld manifests, %ld tags: %ld problem%s\n", c.blobs, c.bytes,
-		       rehash ? " re-hashed" : " not re-hashed", c.repos, c.blob_links,
-		       c.manifests, c.tags, c.problems, c.problems == 1 ? "" : "s");
-	}
-	return c.problems ? 1 : 0;
+	st.upload_ttl = cfg.upload_ttl;
+	rc = ctl_store_main(&cfg, &st, argc, argv);
+	store_close(&st);
+	config_release(&cfg);
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
 	const char *path = DEFAULT_CONF;
-	struct config cfg;
-	struct store st;
-	int opt, rc;
+	const char *cmd;
+	int opt;
 
 	log_set_name("berthctl");
 	log_set_level(LOG_LVL_WARN);
@@ -111,25 +92,18 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[optind], "help") == 0 || strcmp(argv[optind], "--help") == 0) {
+	cmd = argv[optind];
+	if (is_help(cmd)) {
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[optind], "fsck") != 0) {
-		fprintf(stderr, "berthctl: unknown command \"%s\" (try berthctl help)\n", argv[optind]);
+	if (strcmp(cmd, "user") && strcmp(cmd, "token") && !ctl_store_handles(cmd)) {
+		fprintf(stderr, "berthctl: unknown command \"%s\" (try berthctl help)\n", cmd);
 		return 2;
 	}
-	if (config_load(&cfg, path)) {
-		fprintf(stderr, "berthctl: %s\n", berr_detail());
-		return 2;
-	}
-	if (store_open(&st, cfg.store)) {
-		fprintf(stderr, "berthctl: store %s: %s\n", cfg.store, berr_detail());
-		config_release(&cfg);
-		return 3;
-	}
-	rc = cmd_fsck(&st, argc - optind, argv + optind);
-	store_close(&st);
-	config_release(&cfg);
-	return rc;
+	/* COMMAND ... --help needs no configuration */
+	for (int i = optind + 1; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 && ctl_store_handles(cmd))
+			return ctl_store_main(NULL, NULL, argc - optind, argv + optind);
+	return run(path, argc - optind, argv + optind);
 }
