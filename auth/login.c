@@ -145,16 +145,20 @@ static enum berr login_ldap(struct auth_ctx *a, const char *user, const char *pa
 	return id->groups ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
 }
 
+/* *asked_ldap tells whether this attempt reached the directory, so that
+ * "directory unavailable" is never inferred from an earlier attempt. */
 static enum berr login_any(struct auth_ctx *a, const char *user, const char *password,
-			   struct auth_identity *id)
+			   struct auth_identity *id, int *asked_ldap)
 {
 	const struct config *cfg = a->cfg;
 	struct auth_repotoken *tok = NULL;
+	int local_name = auth_name_valid(user);
 	enum berr err;
 
+	*asked_ldap = 0;
 	if (!*password)
 		return berr_set(BERR_UNAUTHORIZED, "an empty password is not a login");
-	if (strncmp(password, AUTH_TOKEN_PREFIX, strlen(AUTH_TOKEN_PREFIX)) == 0 &&
+	if (local_name && strncmp(password, AUTH_TOKEN_PREFIX, strlen(AUTH_TOKEN_PREFIX)) == 0 &&
 	    cfg->tokens_file) {
 		if ((err = auth_repotoken_verify(cfg->tokens_file, user, password, time(NULL), &tok)))
 			return err;
@@ -163,15 +167,31 @@ static enum berr login_any(struct auth_ctx *a, const char *user, const char *pas
 		auth_repotoken_free(tok);
 		return id->scopes ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
 	}
-	if (cfg->users_file && auth_users_exists(cfg->users_file, user)) {
+	if (local_name && cfg->users_file && auth_users_exists(cfg->users_file, user)) {
 		if ((err = auth_users_verify(cfg->users_file, user, password)))
 			return err;
 		id->kind = AUTH_LOCAL;
 		return BERR_OK;
 	}
 	if (!a->ldap && cfg->users_file) /* same work for unknown users: no enumeration */
-		auth_users_verify(cfg->users_file, user, password);
+		auth_users_verify(cfg->users_file, local_name ? user : "-", password);
+	*asked_ldap = a->ldap != NULL;
 	return login_ldap(a, user, password, id);
+}
+
+/* A name that may be tried at all: local users and tokens follow
+ * auth_name_valid(); directory names may also hold '@', blanks and UTF-8
+ * (jürgen, user@corp), but no control characters and no ':'. */
+static int login_name_ok(const char *user)
+{
+	size_t n = strlen(user);
+
+	if (n == 0 || n >= sizeof(((struct auth_identity *)0)->name))
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)user; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || *p == ':')
+			return 0;
+	return 1;
 }
 
 enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *password,
@@ -180,15 +200,17 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 	time_t now = time(NULL);
 	enum berr err;
 
+	int asked_ldap = 0;
+
 	memset(id, 0, sizeof(*id));
 	*retry_after = 0;
-	if (!auth_name_valid(user))
+	if (!login_name_ok(user))
 		return berr_set(BERR_UNAUTHORIZED, "invalid username or password");
 	if (a->have_rl && (err = auth_ratelimit_check(&a->rl, user, addr, now, retry_after)))
 		return err;
 	snprintf(id->name, sizeof(id->name), "%s", user);
-	err = login_any(a, user, password, id);
-	if (err == BERR_UNAUTHORIZED && a->ldap && auth_ldap_unavailable(a->ldap)) {
+	err = login_any(a, user, password, id, &asked_ldap);
+	if (err == BERR_UNAUTHORIZED && asked_ldap && auth_ldap_unavailable(a->ldap)) {
 		/* not the caller's fault: not counted; the details are for the log */
 		log_err("login of %s: %s", user, berr_detail());
 		berr_set(err, "the directory is unavailable; try again later");

@@ -14,6 +14,7 @@
 void resp_error(struct req *r, enum berr code)
 {
 	const char *detail = berr_detail();
+	const char *message = berr_message(code);
 	json_t *doc, *e;
 	char *body;
 	int status = berr_status(code);
@@ -22,9 +23,17 @@ void resp_error(struct req *r, enum berr code)
 		log_err("%s %s: internal error: %s", r->method, r->path ? r->path : "", detail);
 		detail = "see the registry's log";
 	}
+	/* docker shows only the code and message of a refusal: there the
+	 * message says what was wrong */
+	if ((code == BERR_UNAUTHORIZED || code == BERR_TOOMANYREQUESTS) &&
+	    detail && *detail)
+		message = detail;
 	e = json_pack("{s:s, s:s, s:s}", "code", berr_code(code),
-		      "message", berr_message(code), "detail", detail ? detail : "");
+		      "message", message, "detail", detail ? detail : "");
 	doc = json_pack("{s:[o]}", "errors", e);
+	/* the token endpoint: docker's login prints a top-level "details" */
+	if (doc && r->route.kind == ROUTE_TOKEN && detail && *detail)
+		json_object_set_new(doc, "details", json_string(detail));
 	body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	if (!body)
 		body = strdup("{\"errors\":[{\"code\":\"UNKNOWN\",\"message\":\"internal error\"}]}");
