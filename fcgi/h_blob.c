@@ -6,6 +6,8 @@
  * X-Accel-Redirect to the internal location over the blob store, so bytes go
  * out by sendfile, Range requests are nginx's, and no worker is held while a
  * layer downloads.  HEAD is answered here: it needs only the size.
+ * DELETE is refused while the repository has a no-delete lock
+ * (store/locks.c).
  */
 #include "auth/auth.h"
 #include "fcgi/handlers.h"
@@ -50,6 +52,8 @@ enum berr h_blob_delete(struct req *r)
 	if ((err = digest_parse(&d, r->route.ref)))
 		return err;
 	if ((err = auth_check(r, r->route.name, AUTH_DELETE)))
+		return err;
+	if ((err = store_lock_check_delete(r->store, r->route.name, NULL, NULL)))
 		return err;
 	if ((err = store_blob_unlink(r->store, r->route.name, &d)))
 		return err;

@@ -5,6 +5,9 @@
  * were pushed as (kept in the manifest's link, so a GET never parses JSON).
  * A tag is negotiated against the client's Accept; a digest names exact
  * content and is served whatever Accept says.
+ *
+ * PUT and DELETE check the administrators' locks (store/locks.c) after auth,
+ * so only a caller allowed to push or delete learns that something is locked.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +98,8 @@ enum berr h_manifest_put(struct req *r)
 		return err;
 	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
 		return err;
+	if ((err = store_lock_check_write(r->store, r->route.name, by_digest ? NULL : r->route.ref)))
+		return err;
 	if ((err = req_read_all(r, (size_t)r->cfg->max_manifest, &buf, &len)))
 		goto out;
 	if ((err = manifest_parse(&m, content_type(r), buf, len)))
@@ -134,6 +139,9 @@ enum berr h_manifest_delete(struct req *r)
 		return err;
 	if (!store_repo_exists(r->store, name))
 		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	if ((err = store_lock_check_delete(r->store, name, by_digest ? NULL : r->route.ref,
+					   by_digest ? &d : NULL)))
+		return err;
 	if (by_digest)
 		err = store_manifest_delete(r->store, name, &d, r->cfg->delete_force);
 	else

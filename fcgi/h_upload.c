@@ -7,6 +7,10 @@
  * session lives in this process between requests, so any worker on any host
  * continues any upload.  A request that fails part-way rolls the session back
  * to its last committed offset: the client can retry the chunk.
+ *
+ * A repository's no-write lock (store/locks.c) refuses a new session or
+ * mount (POST) and the chunks and finish of a session begun before the
+ * lock; cancelling a session stays possible.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +168,8 @@ enum berr h_upload_start(struct req *r)
 
 	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
 		return err;
+	if ((err = store_lock_check_write(r->store, r->route.name, NULL)))
+		return err;
 	if ((err = query_digest(r, &want, &monolithic)))
 		return err;
 	if (!monolithic && try_mount(r))
@@ -188,13 +194,16 @@ enum berr h_upload_start(struct req *r)
 	return err;
 }
 
-static enum berr open_session(struct req *r, struct upload *u)
+/* `writing`: the request adds data (PATCH, PUT), which a lock refuses. */
+static enum berr open_session(struct req *r, struct upload *u, int writing)
 {
 	enum berr err;
 
 	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
 		return err;
 	if ((err = ref_upload_id_check(r->route.ref)))
+		return err;
+	if (writing && (err = store_lock_check_write(r->store, r->route.name, NULL)))
 		return err;
 	return store_upload_open(r->store, r->route.name, r->route.ref, u);
 }
@@ -204,7 +213,7 @@ enum berr h_upload_patch(struct req *r)
 	struct upload u = { .datafd = -1 };
 	enum berr err;
 
-	if ((err = open_session(r, &u)))
+	if ((err = open_session(r, &u, 1)))
 		return err;
 	if (!(err = receive_chunk(r, &u)) && !(err = store_upload_commit(&u))) {
 		session_headers(r, &u);
@@ -225,7 +234,7 @@ enum berr h_upload_put(struct req *r)
 		return err;
 	if (!present)
 		return berr_set(BERR_DIGEST_INVALID, "the digest query parameter is required");
-	if ((err = open_session(r, &u)))
+	if ((err = open_session(r, &u, 1)))
 		return err;
 	if (!(err = receive_chunk(r, &u))) {
 		if ((err = store_upload_finish(&u, &want)))
@@ -259,7 +268,7 @@ enum berr h_upload_cancel(struct req *r)
 	struct upload u = { .datafd = -1 };
 	enum berr err;
 
-	if ((err = open_session(r, &u)))
+	if ((err = open_session(r, &u, 0)))
 		return err;
 	if (!(err = store_upload_cancel(&u)))
 		resp_send(r, 204, NULL, NULL, 0);

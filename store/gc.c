@@ -28,6 +28,7 @@
  *          with its stored media type): its own digest, config, layers,
  *          children.  With --untagged, manifests reached by no tag, no
  *          kept index and no kept subject (referrers follow their subject),
+ *          no no-delete lock (store/locks.c) protects,
  *          and whose link is older than T0 - max(grace, older_than), are
  *          deleted through store_manifest_delete() first, which has its
  *          own races with tag and index PUTs closed (store/delete.c);

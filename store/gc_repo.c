@@ -6,7 +6,9 @@
  * then sweep the repository's _blobs links nothing kept names, referrer /
  * parent entries of unlinked manifests, and the repository itself once
  * nothing is linked in it.  One repository's manifests are in memory at a
- * time.
+ * time.  Administrators' locks (store/locks.c): --untagged keeps a manifest
+ * a no-delete lock protects (its digest's or the repository's) as if it were
+ * tagged, and a repository holding a lock is never removed as empty.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -181,10 +183,19 @@ static void read_tags(struct gc *g, const char *name, struct rlist *l)
 	closedir(dh);
 }
 
+/* Locked against deletion (or the lock cannot be read: keep it too). */
+static int delete_locked(struct gc *g, const char *name, const struct digest *d)
+{
+	if (store_lock_check_delete(g->s, name, NULL, d) == BERR_OK)
+		return 0;
+	berr_clear();
+	return 1;
+}
+
 /* Which manifests stay: all of them, or with --untagged the closure of the
- * tagged and the young ones under "children of a kept index" and "referrers
- * of a kept subject". */
-static void decide(struct gc *g, struct rlist *l)
+ * tagged, the young and the delete-locked ones under "children of a kept
+ * index" and "referrers of a kept subject". */
+static void decide(struct gc *g, const char *name, struct rlist *l)
 {
 	struct rman *r, *k;
 	size_t i, j;
@@ -192,7 +203,8 @@ static void decide(struct gc *g, struct rlist *l)
 
 	for (i = 0; i < l->n; i++) {
 		r = &l->v[i];
-		r->keep = !g->o->untagged || r->tagged || !ts_before(&r->mtime, &g->young);
+		r->keep = !g->o->untagged || r->tagged || !ts_before(&r->mtime, &g->young) ||
+			  delete_locked(g, name, &r->d);
 	}
 	while (g->o->untagged && changed) {
 		changed = 0;
@@ -503,7 +515,7 @@ enum berr gc_repo(struct gc *g, const char *name)
 	rc = load_manifests(g, name, &l);
 	if (rc == BERR_OK) {
 		read_tags(g, name, &l);
-		decide(g, &l);
+		decide(g, name, &l);
 		rc = delete_unkept(g, name, &l);
 	}
 	if (rc == BERR_OK)
@@ -515,7 +527,7 @@ enum berr gc_repo(struct gc *g, const char *name)
 	if (rc == BERR_OK) {
 		for (i = 0; i < l.n; i++)
 			l.files -= l.v[i].deleted;
-		if (l.files == 0 && left == 0 && idle)
+		if (l.files == 0 && left == 0 && idle && !store_lock_any(g->s, name))
 			remove_repo(g, name);
 	}
 	rlist_release(&l);

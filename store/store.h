@@ -27,6 +27,14 @@
  *                          the index / manifest list <alg>:<hex> of this
  *                          repository names the child manifest
  *                          <alg>:<child-hex>; content = the index's media type
+ *     repos/<name...>/_locks/repo             administrator's lock on the repository
+ *     repos/<name...>/_locks/tag-<tag>        ... on one tag
+ *     repos/<name...>/_locks/<alg>-<hex>      ... on one manifest; content of
+ *                          each: "flags no-write no-delete\n" (either or
+ *                          both), "since <RFC 3339 UTC>\n", optional "by
+ *                          <user>\n" and "reason <text>\n".  Written with
+ *                          fs_write_atomic, removed by unlink + fsync of the
+ *                          directory (store/locks.c has the semantics)
  *     uploads/<uuid>/state               session: repo, offset, hash state, times
  *     uploads/<uuid>/data                bytes received so far
  *     uploads/<uuid>/lock                O_EXCL: a request is working on it
@@ -206,6 +214,56 @@ enum berr store_blob_touch(struct store *s, const struct digest *d);
  * ownership of `all` (also on error: none). */
 void store_names_page(char **all, size_t total, const char *last, long n,
 		      char ***out, size_t *count, int *more);
+
+/* ---- locks (store/locks.c: what each lock refuses, and where the checks
+ *      live) ---- */
+#define STORE_LOCK_NO_WRITE 1u
+#define STORE_LOCK_NO_DELETE 2u
+#define STORE_LOCK_REASON_MAX 200
+
+struct store_lock {
+	char name[256];         /* repository */
+	char tag[129];          /* a tag's lock: the tag; else "" */
+	struct digest digest;   /* a manifest's lock: its digest; else alg DIGEST_NONE */
+	unsigned flags;         /* STORE_LOCK_NO_WRITE | STORE_LOCK_NO_DELETE */
+	time_t since;
+	char by[64];            /* who set it ("" if not recorded) */
+	char reason[STORE_LOCK_REASON_MAX + 1]; /* one line, may be "" */
+};
+
+/* Set the lock of the repository (tag "" and no digest), of a tag or of a
+ * manifest digest, atomically replacing one that is there.  flags must be
+ * nonzero; a manifest's lock takes only STORE_LOCK_NO_DELETE (its content
+ * cannot change): NO_WRITE on it is BERR_UNSUPPORTED.  Nothing here checks
+ * that the repository, tag or manifest exists: the caller does. */
+enum berr store_lock_set(struct store *s, const struct store_lock *l);
+/* Read one lock (tag and d may be NULL); *found = 0 when there is none. */
+enum berr store_lock_get(struct store *s, const char *name, const char *tag,
+			 const struct digest *d, struct store_lock *out, int *found);
+/* Remove one lock; *found says whether there was one (and `old`, when not
+ * NULL, receives it). */
+enum berr store_lock_clear(struct store *s, const char *name, const char *tag,
+			   const struct digest *d, struct store_lock *old, int *found);
+/* Every lock of `name` (NULL: of every repository), ordered by repository,
+ * then repository / tags / manifests, then tag or digest.  *out is one
+ * malloc'd array (free()). */
+enum berr store_lock_list(struct store *s, const char *name, struct store_lock **out,
+			  size_t *count);
+/* Does the repository hold any lock (the collector keeps its directory)? */
+int store_lock_any(struct store *s, const char *name);
+/* "team/app", "team/app:v1" or "team/app@sha256:..." */
+char *store_lock_format(const struct store_lock *l, char *out, size_t outlen);
+/* BERR_OK, or BERR_DENIED with a detail naming the lock and how to lift it,
+ * when a no-write lock of the repository or of `tag` (may be NULL: a push by
+ * digest, a blob upload) forbids the write. */
+enum berr store_lock_check_write(struct store *s, const char *name, const char *tag);
+/* The same for deletes: of the tag `tag`, of the manifest `d` (refused by
+ * its own lock and by the lock of any tag naming it: deleting it removes
+ * them), or with both NULL of one blob link (only the repository's lock). */
+enum berr store_lock_check_delete(struct store *s, const char *name, const char *tag,
+				  const struct digest *d);
+/* Removing the whole repository: refused by any no-delete lock in it. */
+enum berr store_lock_check_repo_remove(struct store *s, const char *name);
 
 /* ---- upload sessions ---- */
 struct upload {

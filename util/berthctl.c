@@ -4,6 +4,7 @@
  * berth.conf as berthd.  This file only dispatches:
  *
  *   store commands  gc, repo, tag, du, uploads, fsck   util/ctl_store.c
+ *   locks           lock, unlock                       util/ctl_lock.c (via ctl_store.c)
  *   auth commands   user, token                        util/ctl_auth.c
  *
  * Exit codes: 0 success, 1 a problem (not found, fsck found something,

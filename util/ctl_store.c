@@ -8,6 +8,9 @@
  *
  * Output is one line per thing for people, one JSON document with --json;
  * errors go to stderr as "berthctl CMD: what failed: why".
+ *
+ * `lock` and `unlock` live in util/ctl_lock.c and are dispatched from here.
+ * repo rm and tag rm respect those locks (store/locks.c) unless --force.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include "store/fsck.h"
 #include "store/gc.h"
 #include "store/ref.h"
+#include "util/ctl_lock.h"
 #include "util/ctl_store.h"
 
 enum { EX_OK = 0, EX_PROBLEM = 1, EX_USAGE = 2, EX_STORE = 3 };
@@ -372,16 +376,20 @@ static enum berr drop_dir(struct store *st, const char *name, const char *sub)
 
 static int cmd_repo_rm(const struct config *cfg, struct store *st, int argc, char **argv)
 {
-	/* Publishing order backwards: tags, manifests, their entries, blob links. */
-	static const char *const subs[] = { "_tags", "_manifests", "_referrers", "_parents", "_blobs" };
+	/* Publishing order backwards: tags, manifests, their entries, blob
+	 * links; the locks last, once nothing they guard is left. */
+	static const char *const subs[] = { "_tags", "_manifests", "_referrers", "_parents", "_blobs",
+					    "_locks" };
+	static const char *const names[] = { "--force", NULL };
+	const char *v[1] = { 0 };
 	char dir[PATH_MAX], up[REF_NAME_MAX + 1], *slash;
-	long man, blobs, tags = 0;
+	long man, blobs, tags = 0, locks = 0;
 	struct args a;
 	enum berr rc = BERR_OK;
 	size_t i;
 	int ex;
 
-	if ((ex = parse_args("repo rm", argc, argv, NULL, NULL, 1, &a)))
+	if ((ex = parse_args("repo rm", argc, argv, names, v, 1, &a)))
 		return ex;
 	if (a.help)
 		return help("repo", "rm");
@@ -389,10 +397,15 @@ static int cmd_repo_rm(const struct config *cfg, struct store *st, int argc, cha
 		return fail(EX_USAGE, "repo rm", "which repository? (berthctl repo rm NAME)");
 	if ((ex = check_repo("repo rm", st, a.pos[0])))
 		return ex;
+	if (!v[0] && (rc = store_lock_check_repo_remove(st, a.pos[0])))
+		return fail(exit_for(rc), "repo rm", "%s%s", berr_detail(),
+			    rc == BERR_DENIED ? " (or repo rm --force)" : "");
 	man = count_links(st, a.pos[0], "_manifests");
 	blobs = count_links(st, a.pos[0], "_blobs");
 	if (fs_path(dir, sizeof(dir), "%s/repos/%s/_tags", st->root, a.pos[0]) == BERR_OK)
 		tags = count_files(dir);
+	if (fs_path(dir, sizeof(dir), "%s/repos/%s/_locks", st->root, a.pos[0]) == BERR_OK)
+		locks = count_files(dir);
 	for (i = 0; rc == BERR_OK && i < sizeof(subs) / sizeof(subs[0]); i++)
 		rc = drop_dir(st, a.pos[0], subs[i]);
 	if (rc)
@@ -404,13 +417,13 @@ static int cmd_repo_rm(const struct config *cfg, struct store *st, int argc, cha
 	} while ((slash = strrchr(up, '/')) && (*slash = '\0', 1));
 	berr_clear();
 	if (a.json)
-		json_print(json_pack("{s:s, s:I, s:I, s:I}", "removed", a.pos[0], "tags",
+		json_print(json_pack("{s:s, s:I, s:I, s:I, s:I}", "removed", a.pos[0], "tags",
 				     (json_int_t)tags, "manifests", (json_int_t)man, "blob_links",
-				     (json_int_t)blobs));
+				     (json_int_t)blobs, "locks", (json_int_t)locks));
 	else
-		printf("removed repository %s (%ld tags, %ld manifests, %ld blob links); "
+		printf("removed repository %s (%ld tags, %ld manifests, %ld blob links%s); "
 		       "blobs no other repository uses go at the next gc\n", a.pos[0], tags, man,
-		       blobs);
+		       blobs, locks ? ", and its locks" : "");
 	return EX_OK;
 }
 
@@ -454,13 +467,15 @@ static int cmd_tag_ls(const struct config *cfg, struct store *st, int argc, char
 
 static int cmd_tag_rm(const struct config *cfg, struct store *st, int argc, char **argv)
 {
+	static const char *const names[] = { "--force", NULL };
+	const char *v[1] = { 0 };
 	char name[REF_NAME_MAX + REF_TAG_MAX + 2], *colon, ds[DIGEST_STR_MAX];
 	struct digest d;
 	struct args a;
 	enum berr rc;
-	int ex, had;
+	int ex, had, locked = 0;
 
-	if ((ex = parse_args("tag rm", argc, argv, NULL, NULL, 1, &a)))
+	if ((ex = parse_args("tag rm", argc, argv, names, v, 1, &a)))
 		return ex;
 	if (a.help)
 		return help("tag", "rm");
@@ -472,16 +487,24 @@ static int cmd_tag_rm(const struct config *cfg, struct store *st, int argc, char
 		return ex;
 	if (ref_tag_check(colon + 1) != BERR_OK)
 		return fail(EX_USAGE, "tag rm", "\"%s\" is not a valid tag", colon + 1);
+	if (!v[0] && (rc = store_lock_check_delete(st, name, colon + 1, NULL)))
+		return fail(exit_for(rc), "tag rm", "%s%s", berr_detail(),
+			    rc == BERR_DENIED ? " (or tag rm --force)" : "");
 	had = store_tag_resolve(st, name, colon + 1, &d) == BERR_OK;
 	rc = store_tag_delete(st, name, colon + 1);
+	/* Forced: the tag's own lock goes with it, or it would bind a new tag
+	 * of the same name. */
+	if (v[0] && (rc == BERR_OK || rc == BERR_MANIFEST_UNKNOWN) &&
+	    store_lock_clear(st, name, colon + 1, NULL, NULL, &locked) == BERR_OK && locked)
+		rc = BERR_OK;
 	if (rc)
 		return fail(exit_for(rc), "tag rm", "%s", berr_detail());
 	if (a.json)
-		json_print(json_pack("{s:s, s:s, s:s?}", "repository", name, "removed", colon + 1,
-				     "digest", had ? digest_format(&d, ds) : NULL));
+		json_print(json_pack("{s:s, s:s, s:s?, s:b}", "repository", name, "removed", colon + 1,
+				     "digest", had ? digest_format(&d, ds) : NULL, "unlocked", locked));
 	else
-		printf("removed tag %s:%s%s%s\n", name, colon + 1, had ? ", it named " : "",
-		       had ? digest_format(&d, ds) : "");
+		printf("removed tag %s:%s%s%s%s\n", name, colon + 1, had ? ", it named " : "",
+		       had ? digest_format(&d, ds) : "", locked ? ", and its lock" : "");
 	return EX_OK;
 }
 
@@ -978,11 +1001,14 @@ static const struct cmd cmds[] = {
 	  cmd_gc },
 	{ "repo ls", "repo ls [--json]\n  every repository with its tag, manifest and blob link counts",
 	  cmd_repo_ls },
-	{ "repo rm", "repo rm NAME [--json]\n  delete a repository (tags, manifests, links); its "
-	  "blobs go at the next gc", cmd_repo_rm },
+	{ "repo rm", "repo rm NAME [--force] [--json]\n  delete a repository (tags, manifests, "
+	  "links, locks); its blobs go at the next\n  gc.  Refused while a no-delete lock is in it "
+	  "(berthctl lock ls NAME), unless --force", cmd_repo_rm },
 	{ "tag ls", "tag ls NAME [--json]\n  the tags of a repository and the digests they name",
 	  cmd_tag_ls },
-	{ "tag rm", "tag rm NAME:TAG [--json]\n  remove a tag (the manifest stays)", cmd_tag_rm },
+	{ "tag rm", "tag rm NAME:TAG [--force] [--json]\n  remove a tag (the manifest stays).  "
+	  "Refused while the tag or the repository\n  has a no-delete lock, unless --force (which "
+	  "removes the tag's lock too)", cmd_tag_rm },
 	{ "du", "du [--json]\n  bytes per repository, their total, the distinct bytes, what "
 	  "deduplication saves,\n  and what the disk holds", cmd_du },
 	{ "uploads ls", "uploads ls [--json]\n  upload sessions: repository, bytes, idle time, state",
@@ -1015,7 +1041,7 @@ static int has_sub(const char *name)
 
 int ctl_store_handles(const char *cmd)
 {
-	return cmd && (has_sub(cmd) || find_cmd(cmd, NULL) != NULL);
+	return cmd && (has_sub(cmd) || find_cmd(cmd, NULL) != NULL || ctl_lock_handles(cmd));
 }
 
 void ctl_store_usage(FILE *f)
@@ -1032,6 +1058,7 @@ void ctl_store_usage(FILE *f)
 		}
 		fputc('\n', f);
 	}
+	ctl_lock_usage(f);
 }
 
 static int wants_help(int argc, char **argv)
@@ -1051,6 +1078,8 @@ int ctl_store_main(const struct config *cfg, struct store *st, int argc, char **
 
 	if (argc < 1 || !ctl_store_handles(argv[0]))
 		return fail(EX_USAGE, argc ? argv[0] : "", "unknown command (try berthctl help)");
+	if (ctl_lock_handles(argv[0]))
+		return ctl_lock_main(cfg, st, argc, argv);
 	if (!has_sub(argv[0])) {
 		c = find_cmd(argv[0], NULL);
 	} else if (argc < 2 || argv[1][0] == '-' || strcmp(argv[1], "help") == 0) {

@@ -2,11 +2,12 @@
  * ctl_store.h - berthctl's store commands: gc, repo, tag, du, uploads, fsck.
  *
  *   berthctl gc [--dry-run] [--untagged] [--older-than DUR] [--grace DUR] [--json] [-v]
- *   berthctl repo ls [--json] | repo rm NAME [--json]
- *   berthctl tag ls NAME [--json] | tag rm NAME:TAG [--json]
+ *   berthctl repo ls [--json] | repo rm NAME [--force] [--json]
+ *   berthctl tag ls NAME [--json] | tag rm NAME:TAG [--force] [--json]
  *   berthctl du [--json]
  *   berthctl uploads ls [--json] | uploads purge --older-than DUR [--json]
  *   berthctl fsck [--quick] [--repair] [--json]
+ *   berthctl lock ... | lock ls ... | unlock ...   (util/ctl_lock.h)
  *
  * Exit codes: 0 ok, 1 a problem (not found, fsck problems, another gc
  * running), 2 usage error (also a malformed name or tag), 3 the store
