@@ -219,13 +219,8 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 	}
 	if (!err && a->have_rl)
 		auth_ratelimit_success(&a->rl, user);
-	if (err) {
-		enum berr keep = err;
-		char detail[512];
-		snprintf(detail, sizeof(detail), "%s", berr_detail());
-		auth_identity_release(id);
-		berr_set(keep, "%s", detail);
-	}
+	if (err)
+		auth_identity_release(id); /* keeps berr_detail() */
 	return err;
 }
 
@@ -470,12 +465,7 @@ enum berr auth_login_refresh(struct auth_ctx *a, const char *token, struct auth_
 		err = refresh_subject(a, id);
 	}
 	json_decref(claims);
-	if (err) {
-		enum berr keep = err;
-		char detail[512];
-		snprintf(detail, sizeof(detail), "%s", berr_detail());
-		auth_identity_release(id);
-		berr_set(keep, "%s", detail);
-	}
+	if (err)
+		auth_identity_release(id); /* keeps berr_detail() */
 	return err;
 }

@@ -127,9 +127,8 @@ enum berr store_blob_stat(struct store *s, const struct digest *d, int64_t *size
 enum berr store_blob_put_known(struct store *s, const struct digest *d,
 			       const void *buf, size_t len)
 {
-	char path[PATH_MAX], tmpdir[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX], tmpdir[PATH_MAX];
 	enum berr rc;
-	int fd = -1;
 
 	rc = store_blob_path(s, d, path, sizeof(path));
 	if (rc == BERR_OK)
@@ -138,19 +137,7 @@ enum berr store_blob_put_known(struct store *s, const struct digest *d,
 		return rc;
 	if (fs_exists(path))
 		return BERR_OK;
-	rc = fs_tmp_create(tmpdir, "blob", tmp, sizeof(tmp), &fd);
-	if (rc)
-		return rc;
-	rc = fs_write_all(fd, buf, len, tmp);
-	if (rc == BERR_OK && fsync(fd) != 0)
-		rc = berr_sys("fsync", tmp);
-	if (close(fd) != 0 && rc == BERR_OK)
-		rc = berr_sys("closing", tmp);
-	if (rc == BERR_OK)
-		rc = fs_publish(tmp, path, 1);
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return fs_write_new(tmpdir, path, buf, len);
 }
 
 enum berr store_blob_put_buf(struct store *s, enum digest_alg alg,

@@ -251,7 +251,9 @@ enum berr fs_publish(const char *tmp, const char *path, int keep_existing)
 	return fs_fsync_parent(path);
 }
 
-enum berr fs_write_atomic(const char *tmpdir, const char *path, const void *buf, size_t len)
+/* Temp file in tmpdir, write, fsync, fs_publish(keep_existing). */
+static enum berr write_publish(const char *tmpdir, const char *path, const void *buf,
+			       size_t len, int keep_existing)
 {
 	char tmp[PATH_MAX];
 	enum berr rc;
@@ -266,10 +268,20 @@ enum berr fs_write_atomic(const char *tmpdir, const char *path, const void *buf,
 	if (close(fd) != 0 && rc == BERR_OK)
 		rc = berr_sys("closing", tmp);
 	if (rc == BERR_OK)
-		rc = fs_publish(tmp, path, 0);
+		rc = fs_publish(tmp, path, keep_existing);
 	if (rc)
 		unlink(tmp);
 	return rc;
+}
+
+enum berr fs_write_atomic(const char *tmpdir, const char *path, const void *buf, size_t len)
+{
+	return write_publish(tmpdir, path, buf, len, 0);
+}
+
+enum berr fs_write_new(const char *tmpdir, const char *path, const void *buf, size_t len)
+{
+	return write_publish(tmpdir, path, buf, len, 1);
 }
 
 static int is_absent(int e)

@@ -57,6 +57,8 @@ enum berr fs_publish(const char *tmp, const char *path, int keep_existing);
  * filesystem), write, fsync, rename, fsync parent.  Readers see the old
  * content or the new one, whole, never a mix. */
 enum berr fs_write_atomic(const char *tmpdir, const char *path, const void *buf, size_t len);
+/* The same for content-addressed data: an existing `path` (same bytes) wins. */
+enum berr fs_write_new(const char *tmpdir, const char *path, const void *buf, size_t len);
 
 /* Read a whole file of at most `max` bytes into a malloc'd buffer (NUL
  * terminated, *len excludes the NUL).  Larger: BERR_TOO_LARGE. */
