@@ -72,6 +72,11 @@ check:
 fuzz:
 	@BUILD=build-fuzz sh tests/fuzz/run.sh
 
+# berth against the reference registry, side by side (bench/run.sh).
+.PHONY: bench
+bench:
+	@BUILD=$(BUILD) bash bench/run.sh
+
 install: $(BUILD)/berthd $(BUILD)/berthctl
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/berth/nginx
 	install -m 0755 $(BUILD)/berthd $(BUILD)/berthctl $(DESTDIR)$(PREFIX)/sbin/
