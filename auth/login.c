@@ -337,17 +337,56 @@ static int is_refresh(const json_t *claims)
 	return json_is_true(json_object_get(json_object_get(claims, "berth"), "refresh"));
 }
 
+/* Verified access tokens, per worker: a client sends the same token with
+ * every request until it expires, and checking an ES256 signature costs
+ * more than serving a manifest.  A hit still honours exp. */
+#define TOKEN_CACHE 8
+static struct {
+	char *token;
+	json_t *claims;
+	json_int_t exp;
+} token_cache[TOKEN_CACHE];
+static unsigned token_cache_next;
+
+static json_t *cache_lookup(const char *token, time_t now)
+{
+	for (int i = 0; i < TOKEN_CACHE; i++)
+		if (token_cache[i].token && strcmp(token_cache[i].token, token) == 0 &&
+		    token_cache[i].exp > now - LEEWAY)
+			return json_incref(token_cache[i].claims);
+	return NULL;
+}
+
+static void cache_store(const char *token, json_t *claims)
+{
+	unsigned i = token_cache_next++ % TOKEN_CACHE;
+	char *copy = strdup(token);
+
+	if (!copy)
+		return;
+	free(token_cache[i].token);
+	json_decref(token_cache[i].claims);
+	token_cache[i].token = copy;
+	token_cache[i].claims = json_incref(claims);
+	token_cache[i].exp = json_integer_value(json_object_get(claims, "exp"));
+}
+
 enum berr auth_verify_access(struct auth_ctx *a, const char *token, json_t **claims)
 {
+	time_t now = time(NULL);
 	enum berr err;
 
+	if ((*claims = cache_lookup(token, now)))
+		return BERR_OK;
 	err = auth_jwt_verify(a->kr, token, strlen(token), a->cfg->auth_issuer,
-			      a->cfg->auth_service, time(NULL), LEEWAY, claims);
+			      a->cfg->auth_service, now, LEEWAY, claims);
 	if (!err && is_refresh(*claims)) {
 		json_decref(*claims);
 		*claims = NULL;
 		return berr_set(BERR_UNAUTHORIZED, "a refresh token is not an access token");
 	}
+	if (!err)
+		cache_store(token, *claims);
 	return err;
 }
 

@@ -19,7 +19,7 @@
 #include "fcgi/handlers.h"
 #include "fcgi/range.h"
 
-#define BODY_BUF (1024 * 1024)
+#define BODY_BUF (64 * 1024) /* small: the socket keeps draining while a block is hashed and written */
 
 static void session_headers(struct req *r, const struct upload *u)
 {

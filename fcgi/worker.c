@@ -3,14 +3,15 @@
  *
  * Shutdown is graceful by construction: SIGTERM stays blocked while a
  * request is served (so no read of a streaming body is ever interrupted) and
- * is let in only while the worker waits in ppoll(); there it sets a flag and
+ * is let in only while the worker waits in epoll_pwait(); there it sets a flag and
  * the worker leaves.  A request that was accepted always runs to its end,
- * and an idle worker leaves at once.  The listening socket is
- * non-blocking: when several idle workers wake for one connection, the
- * losers' accept fails with EAGAIN and they go back to poll().
+ * and an idle worker leaves at once.  Idle workers wait with
+ * EPOLLEXCLUSIVE, so a new connection wakes one of them, not all; the
+ * listening socket is non-blocking all the same, and a worker whose
+ * accept() loses a race (EAGAIN) just waits again.
  */
 #include <errno.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +37,7 @@ static void worker_signals(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;   /* delivered only inside ppoll(), which returns EINTR */
+	sa.sa_handler = on_term;   /* delivered only inside epoll_pwait(), which returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGINT, &sa, NULL);   /* Ctrl-C reaches the master, which stops us */
@@ -64,8 +65,9 @@ static void serve(FCGX_Request *fr, const struct config *cfg, struct store *st)
 
 void pool_worker_run(int fd, const struct config *cfg, struct store *st)
 {
-	struct pollfd pfd;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
 	sigset_t term, waiting;
+	int ep;
 	FCGX_Request fr;
 	pid_t parent = getppid();
 
@@ -81,10 +83,13 @@ void pool_worker_run(int fd, const struct config *cfg, struct store *st)
 		log_err("worker: libfcgi initialisation failed");
 		_exit(1);
 	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
+	ev.data.fd = fd;
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_err("worker: epoll: %s", strerror(errno));
+		_exit(1);
+	}
 	while (!stopping) {
-		if (ppoll(&pfd, 1, NULL, &waiting) < 0) {
+		if (epoll_pwait(ep, &ev, 1, -1, &waiting) < 0) {
 			if (errno != EINTR)
 				log_err("worker: poll: %s", strerror(errno));
 			continue;
