@@ -34,6 +34,8 @@ UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HDRS     = $(wildcard util/*.h store/*.h auth/*.h fcgi/*.h tests/unit/*.h)
 
 .PHONY: all run test check fuzz install clean deps unit
+# keep the unit tests' objects: no "rm" after the test summary line
+.SECONDARY:
 
 all: $(BUILD)/berthd $(BUILD)/berthctl $(UNIT_BIN)
 
