@@ -26,6 +26,7 @@
 #include "store/fsck.h"
 #include "store/gc.h"
 #include "store/store.h"
+#include "tests/unit/store_fixture.h"
 #include "tests/unit/unit.h"
 
 static char base[512];
@@ -53,20 +54,6 @@ static void blob(struct store *s, const char *repo, const char *text, struct dig
 	}
 }
 
-static enum berr push(struct store *s, const char *name, const char *doc, const char *tag,
-		      struct digest *out)
-{
-	struct manifest m;
-	enum berr rc;
-
-	rc = manifest_parse(&m, NULL, doc, strlen(doc));
-	if (rc)
-		return rc;
-	rc = store_manifest_put(s, name, &m, manifest_type_name(m.type), doc, strlen(doc),
-				NULL, tag, out);
-	manifest_release(&m);
-	return rc;
-}
 
 /* An image manifest naming cfg and layers (and a subject when given). */
 static void image_doc(char *doc, size_t size, const struct digest *cfg, const struct digest *layers,

@@ -15,6 +15,7 @@
 #include "store/fs.h"
 #include "store/fsck.h"
 #include "store/store.h"
+#include "tests/unit/store_fixture.h"
 #include "tests/unit/unit.h"
 
 static char base[512];
@@ -31,20 +32,6 @@ static void store_fresh(struct store *s)
 	}
 }
 
-static enum berr push(struct store *s, const char *name, const char *doc, const char *tag,
-		      struct digest *out)
-{
-	struct manifest m;
-	enum berr rc;
-
-	rc = manifest_parse(&m, NULL, doc, strlen(doc));
-	if (rc)
-		return rc;
-	rc = store_manifest_put(s, name, &m, manifest_type_name(m.type), doc, strlen(doc),
-				NULL, tag, out);
-	manifest_release(&m);
-	return rc;
-}
 
 /* An image manifest told apart by `salt`; its config "{}" is linked first. */
 static enum berr push_image(struct store *s, const char *name, const char *salt,

@@ -16,6 +16,7 @@
 #include "store/fs.h"
 #include "store/fsck.h"
 #include "store/store.h"
+#include "tests/unit/store_fixture.h"
 #include "tests/unit/unit.h"
 
 #define EMPTY_MT "application/vnd.oci.empty.v1+json"
@@ -37,20 +38,6 @@ static void store_fresh(struct store *s)
 }
 
 /* Parse `doc` as its own media type and store it in `name`. */
-static enum berr push(struct store *s, const char *name, const char *doc, const char *tag,
-		      struct digest *out)
-{
-	struct manifest m;
-	enum berr rc;
-
-	rc = manifest_parse(&m, NULL, doc, strlen(doc));
-	if (rc)
-		return rc;
-	rc = store_manifest_put(s, name, &m, manifest_type_name(m.type), doc, strlen(doc),
-				NULL, tag, out);
-	manifest_release(&m);
-	return rc;
-}
 
 /* An image manifest whose config is the blob `cfg` (linked into `name`). */
 static void image_doc(char *out, size_t len, const struct digest *cfg, const char *cfg_mt,
