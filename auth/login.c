@@ -280,8 +280,11 @@ static json_t *base_claims(struct auth_ctx *a, const struct auth_identity *id, t
 		return NULL;
 	for (int i = 0; i < 16; i++)
 		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	/* only the groups the policy names: a directory user may be in hundreds,
+	 * and the token must stay small enough for an HTTP header */
 	for (size_t i = 0; i < id->ngroups; i++)
-		json_array_append_new(groups, json_string(id->groups[i]));
+		if (auth_policy_uses_group(a->policy, id->groups[i]))
+			json_array_append_new(groups, json_string(id->groups[i]));
 	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:{s:s, s:o}}",
 			 "iss", a->cfg->auth_issuer, "sub", id->name, "aud", a->cfg->auth_service,
 			 "exp", (json_int_t)(now + ttl), "nbf", (json_int_t)(now - 1),

@@ -89,6 +89,15 @@ static void rule_release(struct rule *r)
 	free(r->name);
 }
 
+int auth_policy_uses_group(const struct auth_policy *p, const char *group)
+{
+	for (size_t i = 0; p && i < p->n; i++)
+		if (p->rules[i].subj == SUBJ_GROUP &&
+		    (!p->rules[i].name || strcmp(p->rules[i].name, group) == 0))
+			return 1;
+	return 0;
+}
+
 void auth_policy_free(struct auth_policy *p)
 {
 	size_t i;

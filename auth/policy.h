@@ -31,6 +31,9 @@ enum berr auth_policy_load(const char *path, struct auth_policy **out);
 enum berr auth_policy_parse(const char *name, const char *text, struct auth_policy **out);
 void auth_policy_free(struct auth_policy *p);
 size_t auth_policy_rules(const struct auth_policy *p);
+/* Does any rule name `group` (or group:*)?  Groups no rule names cannot
+ * change an answer, so tokens need not carry them. */
+int auth_policy_uses_group(const struct auth_policy *p, const char *group);
 
 /* AUTH_ACT_PULL|PUSH|DELETE bits `who` has on repository `repo`, or with
  * repo NULL, AUTH_ACT_CATALOG if `who` may list the catalog.  A NULL

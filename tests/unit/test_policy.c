@@ -187,6 +187,22 @@ static void test_no_blowup(void)
 	auth_policy_free(p);
 }
 
+/* Only groups some rule names travel in tokens. */
+static void test_uses_group(void)
+{
+	struct auth_policy *p = NULL;
+
+	CHECK(auth_policy_parse("pol", "group:devs team/** pull\nuser:bob ** pull\n", &p) == BERR_OK);
+	CHECK(auth_policy_uses_group(p, "devs"));
+	CHECK(!auth_policy_uses_group(p, "readers"));
+	CHECK(!auth_policy_uses_group(p, "bob"));
+	auth_policy_free(p);
+	CHECK(auth_policy_parse("pol", "group:* public/** pull\n", &p) == BERR_OK);
+	CHECK(auth_policy_uses_group(p, "anything"));
+	auth_policy_free(p);
+	CHECK(!auth_policy_uses_group(NULL, "devs"));
+}
+
 int main(void)
 {
 	CHECK(auth_policy_parse("test", policy_text, &pol) == BERR_OK);
@@ -199,6 +215,7 @@ int main(void)
 	test_grant();
 	test_errors();
 	test_no_blowup();
+	test_uses_group();
 	auth_policy_free(pol);
 	return unit_done();
 }
