@@ -60,7 +60,9 @@ static enum berr load_keys(struct auth_ctx *a)
 	return BERR_OK;
 }
 
-/* Reread the policy when its file changed; keep the old one if the new is broken. */
+/* Reread the policy when its file changed; keep the old one if the new is
+ * broken.  Called where the policy is read (token issuing, catalog
+ * filtering), not on every bearer-token check. */
 static void refresh_policy(struct auth_ctx *a)
 {
 	struct auth_policy *p;
@@ -94,7 +96,6 @@ enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out)
 			log_err("ldap: %s", berr_detail());
 		berr_clear();
 	}
-	refresh_policy(ctx);
 	*out = ctx;
 	return load_keys(ctx);
 }
@@ -254,6 +255,7 @@ static unsigned subject_actions(struct auth_ctx *a, enum auth_kind kind, const c
 		.authenticated = kind != AUTH_ANONYMOUS,
 	};
 
+	refresh_policy(a);
 	return auth_policy_actions(a->policy, &who, repo);
 }
 
@@ -280,6 +282,7 @@ static json_t *base_claims(struct auth_ctx *a, const struct auth_identity *id, t
 		return NULL;
 	for (int i = 0; i < 16; i++)
 		snprintf(jti + 2 * i, 3, "%02x", rnd[i]);
+	refresh_policy(a);
 	/* only the groups the policy names: a directory user may be in hundreds,
 	 * and the token must stay small enough for an HTTP header */
 	for (size_t i = 0; i < id->ngroups; i++)

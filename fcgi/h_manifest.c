@@ -24,19 +24,26 @@ static enum berr parse_reference(const char *ref, struct digest *d, int *is_dige
 	return ref_tag_check(ref);
 }
 
+/* An unknown repository answers NAME_UNKNOWN, an unknown manifest in a
+ * known one MANIFEST_UNKNOWN; the repository is looked at only when the
+ * manifest is missing, so a GET that succeeds costs no extra stat. */
+static enum berr unknown(struct req *r, enum berr err)
+{
+	if (err == BERR_MANIFEST_UNKNOWN && !store_repo_exists(r->store, r->route.name))
+		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", r->route.name);
+	return err;
+}
+
 static enum berr resolve(struct req *r, struct digest *d, int *by_digest)
 {
-	const char *name = r->route.name;
 	enum berr err;
 
 	if ((err = parse_reference(r->route.ref, d, by_digest)))
 		return err;
-	if ((err = auth_check(r, name, AUTH_PULL)))
+	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
 		return err;
-	if (!store_repo_exists(r->store, name))
-		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);
 	if (!*by_digest)
-		return store_tag_resolve(r->store, name, r->route.ref, d);
+		return unknown(r, store_tag_resolve(r->store, r->route.name, r->route.ref, d));
 	return BERR_OK;
 }
 
@@ -53,7 +60,7 @@ enum berr h_manifest_get(struct req *r)
 	if ((err = resolve(r, &d, &by_digest)))
 		return err;
 	if ((err = store_manifest_linked(r->store, r->route.name, &d, mt, sizeof(mt))))
-		return err;
+		return unknown(r, err);
 	req_param_all(r, "HTTP_ACCEPT", accept, sizeof(accept));
 	if (!by_digest && !manifest_accept_allows(accept, mt))
 		return berr_set(BERR_MANIFEST_UNKNOWN,
