@@ -29,19 +29,7 @@
 #include "tests/unit/store_fixture.h"
 #include "tests/unit/unit.h"
 
-static char base[512];
 
-static void store_fresh(struct store *s)
-{
-	static int n;
-	char root[PATH_MAX];
-
-	snprintf(root, sizeof(root), "%s/s%d", base, n++);
-	if (store_open(s, root) != BERR_OK) {
-		fprintf(stderr, "store_open %s: %s\n", root, berr_detail());
-		exit(2);
-	}
-}
 
 /* ---- making content ---- */
 

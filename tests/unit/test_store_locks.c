@@ -19,21 +19,10 @@
 #include "store/fs.h"
 #include "store/gc.h"
 #include "store/store.h"
+#include "tests/unit/store_fixture.h"
 #include "tests/unit/unit.h"
 
-static char base[512];
 
-static void store_fresh(struct store *s)
-{
-	static int n;
-	char root[PATH_MAX];
-
-	snprintf(root, sizeof(root), "%s/s%d", base, n++);
-	if (store_open(s, root) != BERR_OK) {
-		fprintf(stderr, "store_open %s: %s\n", root, berr_detail());
-		exit(2);
-	}
-}
 
 /* An image manifest told apart by `salt`, config "{}" linked first. */
 static enum berr push_image(struct store *s, const char *name, const char *salt,

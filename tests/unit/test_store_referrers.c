@@ -23,19 +23,7 @@
 #define SIG_T "application/vnd.example.signature.v1"
 #define SBOM_CFG_T "application/vnd.example.sbom.config.v1+json"
 
-static char base[512];
 
-static void store_fresh(struct store *s)
-{
-	static int n;
-	char root[PATH_MAX];
-
-	snprintf(root, sizeof(root), "%s/s%d", base, n++);
-	if (store_open(s, root) != BERR_OK) {
-		fprintf(stderr, "store_open %s: %s\n", root, berr_detail());
-		exit(2);
-	}
-}
 
 /* Parse `doc` as its own media type and store it in `name`. */
 
