@@ -24,7 +24,7 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
-LDLIBS  = -lfcgi -ljansson -lcrypto -lssl -lldap -llber -lcrypt
+LDLIBS  = -pthread -lfcgi -ljansson -lcrypto -lssl -lldap -llber -lcrypt
 
 MAINS    = fcgi/berthd.c util/berthctl.c
 LIB_SRC  = $(filter-out $(MAINS),$(wildcard util/*.c store/*.c auth/*.c fcgi/*.c))

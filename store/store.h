@@ -81,16 +81,19 @@
 #include <time.h>
 #include "store/digest.h"
 #include "store/manifest.h"
+#include "store/stage.h"
 #include "util/err.h"
 
 struct store {
 	char *root;           /* owned, absolute, no trailing slash */
 	long upload_ttl;      /* seconds an idle upload session lives */
 	long lock_stale;      /* seconds after which a session lock is stale */
+	int direct_io;        /* uploads write full 1 MiB blocks with O_DIRECT
+			       * (store/stage.c); 0 = always the page cache */
 };
 
 /* Creates root/{blobs,repos,uploads,tmp} if missing.  `root` is copied (made
- * absolute).  Defaults: upload_ttl 86400 s, lock_stale 120 s; set them after. */
+ * absolute).  Defaults: upload_ttl 86400 s, lock_stale 120 s, direct_io on; set them after. */
 enum berr store_open(struct store *s, const char *root);
 void store_close(struct store *s);
 
@@ -283,6 +286,7 @@ struct upload {
 	char lock_token[192];    /* our lock file's content: "host pid time nonce\n" */
 	int data_gone;           /* data already published by a finish that died
 				  * before removing the session: finish just links */
+	struct stage stage;      /* appended bytes not yet on `data` (stage.h) */
 };
 
 /* New session for repository `name`; the session is returned open and locked. */
@@ -301,6 +305,9 @@ enum berr store_upload_peek(struct store *s, const char *name, const char *id,
 enum berr store_upload_info(struct store *s, const char *id, struct upload *u);
 /* Append bytes: written to data and fed to the hash.  Not durable until commit. */
 enum berr store_upload_append(struct upload *u, const void *buf, size_t n);
+/* Where up to *cap bytes of the body may be read so that appending them from
+ * there costs no copy (inside the stage's buffer), or NULL: use your own. */
+void *store_upload_space(struct upload *u, size_t *cap);
 /* Make appended bytes part of the session: state file replaced atomically. */
 enum berr store_upload_commit(struct upload *u);
 /* Forget bytes appended since the last commit (truncate data, restore hash). */

@@ -70,6 +70,7 @@ static void upload_reset(struct upload *u, struct store *s)
 	memset(u, 0, sizeof(*u));
 	u->datafd = -1;
 	u->store = s;
+	stage_init(&u->stage, s->direct_io);
 }
 
 static long refresh_every(const struct store *s)
@@ -236,6 +237,7 @@ static enum berr upload_remove(struct upload *u)
 	char dir[PATH_MAX], dead[PATH_MAX], rnd[17];
 	enum berr rc;
 
+	stage_release(&u->stage); /* joins the helper before its fd goes */
 	if (u->datafd >= 0)
 		close(u->datafd);
 	u->datafd = -1;
@@ -501,16 +503,42 @@ enum berr store_upload_append(struct upload *u, const void *buf, size_t n)
 		if (rc)
 			return rc;
 	}
-	rc = fs_pwrite_all(u->datafd, buf, n, (off_t)(u->offset + u->pending), "upload data");
+	if (!u->stage.path[0] &&
+	    (rc = session_path(u->store, u->id, "data", u->stage.path, sizeof(u->stage.path))))
+		return rc;
+	rc = stage_write(&u->stage, u->datafd, u->offset + u->pending, buf, n, &u->hash);
 	if (rc) {
-		/* leave no stray bytes past offset + pending */
-		if (ftruncate(u->datafd, (off_t)(u->offset + u->pending)) != 0)
+		/* Staged bytes are lost with the error: back to the committed
+		 * offset, with no stray bytes past it. */
+		if (store_upload_rollback(u) != BERR_OK)
 			log_warn("upload %s: truncate after failed write failed", u->id);
 		return rc;
 	}
-	hasher_update(&u->hash, buf, n);
 	u->pending += (int64_t)n;
 	return BERR_OK;
+}
+
+/* Everything appended is on `data` (and in the hash).  A filesystem that
+ * refused O_DIRECT is not asked again by this process.  On a failure the
+ * session is rolled back: the hash may hold bytes the file does not. */
+static enum berr flush(struct upload *u)
+{
+	enum berr rc = stage_flush(&u->stage);
+
+	if (u->stage.refused) {
+		log_info("%s: no direct I/O on this filesystem (%s); uploads go through "
+			 "the page cache", u->store->root, strerror(u->stage.refused));
+		u->stage.refused = 0;
+		u->store->direct_io = 0;
+	}
+	if (rc && store_upload_rollback(u) != BERR_OK)
+		log_warn("upload %s: truncate after failed write failed", u->id);
+	return rc;
+}
+
+void *store_upload_space(struct upload *u, size_t *cap)
+{
+	return u->locked && !u->data_gone ? stage_space(&u->stage, cap) : NULL;
 }
 
 enum berr store_upload_commit(struct upload *u)
@@ -528,6 +556,8 @@ enum berr store_upload_commit(struct upload *u)
 		rc = lock_refresh(u);
 	if (rc)
 		return rc;
+	if ((rc = flush(u)))
+		return rc;
 	if (fdatasync(u->datafd) != 0)
 		return berr_sys("fdatasync", "upload data");
 	rc = state_write(u, dir, u->offset + u->pending, &u->hash, now);
@@ -542,6 +572,7 @@ enum berr store_upload_commit(struct upload *u)
 
 enum berr store_upload_rollback(struct upload *u)
 {
+	stage_drop(&u->stage);
 	if (u->datafd >= 0 && ftruncate(u->datafd, (off_t)u->offset) != 0)
 		return berr_sys("truncating", "upload data");
 	u->hash = u->committed;
@@ -629,6 +660,8 @@ enum berr store_upload_finish(struct upload *u, const struct digest *want)
 		return berr_set(BERR_DIGEST_INVALID, "unsupported digest algorithm");
 	if (u->data_gone)
 		return finish_published(u, want);
+	if ((rc = flush(u)))
+		return rc;
 	if (ftruncate(u->datafd, (off_t)total) != 0)
 		return berr_sys("truncating", "upload data");
 	if (want->alg == DIGEST_SHA256) {
@@ -668,6 +701,8 @@ void store_upload_close(struct upload *u)
 		return;
 	/* Closing is cleanup: keep the detail of the error that led here. */
 	snprintf(detail, sizeof(detail), "%s", berr_detail());
+	if (u->store) /* else never opened: `stage` was not set up either */
+		stage_release(&u->stage); /* joins the helper before its fd goes */
 	if (u->datafd >= 0)
 		close(u->datafd);
 	u->datafd = -1;
