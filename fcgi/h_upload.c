@@ -41,24 +41,29 @@ static void blob_created(struct req *r, const struct digest *d)
 	resp_send(r, 201, NULL, NULL, 0);
 }
 
-/* Append the whole request body to the session. */
+/* Append the whole request body to the session.  Once the session stages a
+ * big body (store/stage.c), it is read straight into the stage's buffer. */
 static enum berr stream_body(struct req *r, struct upload *u, int64_t *got)
 {
 	static char *buf;
 	enum berr err;
+	size_t cap;
 	ssize_t n;
+	char *dst;
 
 	*got = 0;
 	if (!buf && !(buf = malloc(BODY_BUF)))
 		return berr_set(BERR_INTERNAL, "out of memory");
 	for (;;) {
-		if ((n = req_read(r, buf, BODY_BUF)) < 0)
+		if (!(dst = store_upload_space(u, &cap)))
+			dst = buf, cap = BODY_BUF;
+		if ((n = req_read(r, dst, cap < BODY_BUF ? cap : BODY_BUF)) < 0)
 			return berr_set(BERR_BLOB_UPLOAD_INVALID,
 					"the request body ended early (after %lld bytes)",
 					(long long)*got);
 		if (n == 0)
 			break;
-		if ((err = store_upload_append(u, buf, (size_t)n)))
+		if ((err = store_upload_append(u, dst, (size_t)n)))
 			return err;
 		*got += n;
 	}
