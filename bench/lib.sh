@@ -6,7 +6,9 @@
 #   the stacks   berth (util/mkconf.sh: its nginx with TLS, the pool, token
 #                auth with a local user) and the reference (docker-registry
 #                behind nginx with the same TLS, basic auth), each on a free
-#                loopback port, both stores under $BT
+#                loopback port, both stores under $BT; the reference's
+#                nginx also serves the ceilings (static files, a PUT sink,
+#                and bench/fcgi-sink.c behind FastCGI: sinks_up)
 #   measuring    one figure per function, one run per call; run.sh alternates
 #                A B A B and keeps every run in $RAW ("KEY SYSTEM VALUE")
 #   accounting   CPU seconds and PSS/RSS of groups of processes, from /proc
@@ -186,10 +188,13 @@ berth_up() {
 }
 
 # ref_up: docker-registry behind its nginx; sets R_URL R_PORT R_REG R_NGINX
-# R_DATA R_USER R_PASS, and STATIC (the ceiling files' directory).
+# R_DATA R_USER R_PASS, STATIC (the ceiling files' directory) and SINK_SOCK
+# SINK_HASH_SOCK (the FastCGI sinks' sockets, which sinks_up starts).
 ref_up() {
 	R_DATA=$BT/ref
 	STATIC=$R_DATA/static
+	SINK_SOCK=$R_DATA/run/fcgi-sink.sock
+	SINK_HASH_SOCK=$R_DATA/run/fcgi-sink-hash.sock
 	mkdir -p "$R_DATA/store" "$R_DATA/run" "$STATIC/sink"
 	R_PORT=$(free_port) || die "no free port"
 	local rport user_line
@@ -208,6 +213,8 @@ ref_up() {
 		-e "s|@LISTEN@|127.0.0.1:$R_PORT|" -e "s|@TLS_CERT@|$B_DATA/tls/server.crt|" \
 		-e "s|@TLS_KEY@|$B_DATA/tls/server.key|" -e "s|@REGISTRY@|127.0.0.1:$rport|" \
 		-e "s|@HTPASSWD@|$R_DATA/htpasswd|" -e "s|@STATIC@|$STATIC|g" \
+		-e "s|@FASTCGI_PARAMS@|$BENCH_TOP/nginx/fastcgi_params|g" \
+		-e "s|@SINK_SOCK@|$SINK_SOCK|" -e "s|@SINK_HASH_SOCK@|$SINK_HASH_SOCK|" \
 		"$BENCH_TOP/bench/nginx-ref.conf.in" >"$R_DATA/nginx.conf"
 	docker-registry serve "$R_DATA/config.yml" >>"$R_DATA/run/registry.log" 2>&1 &
 	R_REG=$!
@@ -221,6 +228,30 @@ ref_up() {
 	R_URL=https://127.0.0.1:$R_PORT
 	[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$B_CA" -u "$R_USER:$R_PASS" \
 		"$R_URL/v2/")" = 200 ] || die "the reference does not answer on $R_URL/v2/"
+}
+
+# sinks_up: builds bench/fcgi-sink.c into $BT and starts it twice, plain on
+# $SINK_SOCK and hashing on $SINK_HASH_SOCK (after ref_up, whose nginx
+# passes /fcgi-sink/ and /fcgi-sink-hash/ to them); sets SINK_PID
+# SINK_HASH_PID.
+sinks_up() {
+	local i
+	cc -std=gnu11 -O2 -Wall -Wextra -o "$BT/fcgi-sink" "$BENCH_TOP/bench/fcgi-sink.c" \
+		-lfcgi -lcrypto 2>"$BT/fcgi-sink.cc.log" ||
+		die "building bench/fcgi-sink.c failed: $(head -n 3 "$BT/fcgi-sink.cc.log")"
+	"$BT/fcgi-sink" "$SINK_SOCK" >>"$R_DATA/run/fcgi-sink.log" 2>&1 &
+	SINK_PID=$!
+	bench_track "$SINK_PID"
+	"$BT/fcgi-sink" "$SINK_HASH_SOCK" hash >>"$R_DATA/run/fcgi-sink.log" 2>&1 &
+	SINK_HASH_PID=$!
+	bench_track "$SINK_HASH_PID"
+	for i in $(seq 1 100); do
+		[ -S "$SINK_SOCK" ] && [ -S "$SINK_HASH_SOCK" ] && return 0
+		kill -0 "$SINK_PID" 2>/dev/null && kill -0 "$SINK_HASH_PID" 2>/dev/null ||
+			break
+		sleep 0.1
+	done
+	die "bench/fcgi-sink did not start: $(tail -n 2 "$R_DATA/run/fcgi-sink.log")"
 }
 
 # ---------------------------------------------------------------- clients

@@ -23,6 +23,8 @@ SHA=$(m ceil_sha256 machine)
 STATIC_GET=$(m ceil_static_get machine)
 STATIC_PUT=$(m ceil_static_put machine)
 DISK=$(m ceil_disk machine)
+FCGI=$(m ceil_fcgi_sink machine)
+FCGI_SHA=$(m ceil_fcgi_sink_sha machine)
 SMALL_RPS=$(m ceil_small.rps machine)
 
 ROWS=()
@@ -34,7 +36,7 @@ for mode in mono stream; do
 		name="push 1 GiB, streamed (one chunked PATCH), MiB/s"
 	ok=$(both "$(yes "$b" ge "$(mul "$r" 5)")" "$(yes "$b" ge "$(mul "$SHA" 0.5)")")
 	row "$name" "$(f "$b")" "$(f "$r")" "$(ratio "$b" "$r")" \
-		"sha256 $(f "$SHA"); nginx PUT $(f "$STATIC_PUT"); disk+fdatasync $(f "$DISK")" \
+		"sha256 $(f "$SHA"); nginx PUT $(f "$STATIC_PUT"); disk+fdatasync $(f "$DISK"); FastCGI transport $(f "$FCGI"); + sha256 $(f "$FCGI_SHA")" \
 		"≥ 5× ref and ≥ $(f "$(mul "$SHA" 0.5)") (50% sha256)" "$ok"
 done
 b=$(m pull berth) r=$(m pull ref)
@@ -99,6 +101,17 @@ CPU_TABLE=$(
 	done
 )
 
+# What the ceiling column's figures are (in the results file).
+CEILINGS=$(cat <<'EOF2'
+- sha256: `openssl speed -evp sha256` on 16 KiB blocks, one core (MiB/s).
+- disk+fdatasync: `dd bs=1M conv=fdatasync` of the 1 GiB file into the stores' filesystem.
+- nginx PUT: the 1 GiB file PUT over the same TLS to nginx's own WebDAV PUT (body spooled to its temp file, then renamed): receiving plus a disk write, no FastCGI.
+- FastCGI transport: the 1 GiB file PUT over the same TLS to nginx, which streams it (`fastcgi_request_buffering off`, berth's upload-location settings) over a unix socket to bench/fcgi-sink.c, a trivial libfcgi responder that reads it to the end in 64 KiB `FCGX_GetStr` pieces, as berth's upload worker does, and discards it: the most any libfcgi application behind this nginx can receive, before doing any work of its own.
+- + sha256: the same, the responder also SHA-256-hashing every byte (OpenSSL EVP, one update per piece): what any FastCGI application that must hash the body can reach on this machine (no storing).
+- nginx static / small static: nginx serving the 1 GiB file / the manifest from disk over the same TLS (curl; wrk with the same connections).
+EOF2
+)
+
 ERRS=$(awk '$1 ~ /\.err$/ && $3 > 0 { printf "%s %s: %s non-2xx/errors\n", $1, $2, $3 }' "$RAW")
 
 machine() {
@@ -129,6 +142,10 @@ mkdir -p "$BENCH_TOP/bench/results"
 		echo '```'
 		echo
 	fi
+	echo "## The ceilings (MiB/s unless said)"
+	echo
+	echo "$CEILINGS"
+	echo
 	echo "## Where the CPU went during the transfers (% of one core; the machine has $(nproc))"
 	echo
 	echo "$CPU_TABLE"

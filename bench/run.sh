@@ -59,6 +59,7 @@ else
 fi
 berth_up
 ref_up
+sinks_up
 note "berth at $B_URL (token auth), reference at $R_URL (basic auth)"
 
 # ---------------------------------------------------------------- test data
@@ -128,7 +129,7 @@ rec pool_procs berth "$(server_pids berth | wc -w)"
 
 # ---------------------------------------------------------------- ceilings
 
-note "ceilings: sha256, disk (nginx over TLS: beside each figure below)"
+note "ceilings: sha256, disk (nginx over TLS, nginx -> FastCGI sink: beside each figure below)"
 sp=$(openssl speed -evp sha256 -bytes 16384 -seconds 2 2>/dev/null | awk '/^sha256/ { print $2 }')
 rec ceil_sha256 machine "$(awk -v k="${sp%k}" 'BEGIN { printf "%.0f", k * 1000 / 1048576 }')"
 t0=$(now_ns)
@@ -139,8 +140,8 @@ rm -f "$BT/dd.out"
 # ---------------------------------------------------------------- 1. push 1 GiB
 
 # The ceilings that need the network path are measured in the same loops
-# as the figures they bound (A B ceiling, A B ceiling, ...), so that the
-# load of a shared machine weighs on all three alike.
+# as the figures they bound (A B ceilings, A B ceilings, ...), so that the
+# load of a shared machine weighs on them all alike.
 ceil_static_get() {
 	local t0
 	t0=$(now_ns)
@@ -156,6 +157,27 @@ ceil_static_put() {
 	[ "$code" = 201 ] || [ "$code" = 204 ] || note "nginx PUT answered $code"
 	rm -f "$STATIC/sink/big"
 }
+# ceil_fcgi KEY PATH: the 1 GiB PUT through nginx to bench/fcgi-sink (the
+# FastCGI transport ceiling; PATH fcgi-sink-hash: plus SHA-256 of every
+# byte).  Recorded only when the sink got every byte (and the right digest).
+ceil_fcgi() {
+	local key=$1 path=$2 t0 ns code got dig
+	t0=$(now_ns)
+	code=$(curl -sS --http1.1 --cacert "$B_CA" --max-time 600 -o /dev/null -D "$BT/h.sink" \
+		-w '%{http_code}' -H 'Expect:' -T "$BIG" "$R_URL/$path/x")
+	ns=$(($(now_ns) - t0))
+	[ "$code" = 201 ] || { note "$path: PUT answered $code"; return 1; }
+	got=$(awk 'tolower($1) == "x-sink-bytes:" { sub(/\r$/, ""); print $2 }' "$BT/h.sink")
+	[ "$got" = "$BIG_SIZE" ] || { note "$path: the sink read ${got:-?} of $BIG_SIZE bytes"; return 1; }
+	if [ "$path" = fcgi-sink-hash ]; then
+		dig=$(awk 'tolower($1) == "x-sink-digest:" { sub(/\r$/, ""); print $2 }' "$BT/h.sink")
+		[ "$dig" = "${DIG#sha256:}" ] ||
+			{ note "$path: the sink's digest ${dig:-(none)} is not ${DIG#sha256:}"; return 1; }
+	fi
+	rec "$key" machine "$(mibps "$BIG_SIZE" "$ns")"
+}
+ceil_fcgi_sink() { ceil_fcgi ceil_fcgi_sink fcgi-sink; }
+ceil_fcgi_sink_sha() { ceil_fcgi ceil_fcgi_sink_sha fcgi-sink-hash; }
 
 
 
@@ -225,7 +247,11 @@ for mode in mono stream; do
 			token_refresh
 			push_once "$mode" "$sys" bench/big || note "$sys: $mode push $i failed"
 		done
-		[ "$mode" = mono ] && ceil_static_put
+		if [ "$mode" = mono ]; then
+			ceil_static_put
+			ceil_fcgi_sink
+			ceil_fcgi_sink_sha
+		fi
 	done
 done
 
