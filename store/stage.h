@@ -29,7 +29,8 @@
 #include "store/digest.h"
 #include "util/err.h"
 
-#define STAGE_CAP (1024 * 1024) /* one direct write */
+#define STAGE_CAP (512 * 1024) /* one direct write; the ring is 2 MiB, so an
+				 * upload worker stays well under 16 MiB (t90) */
 #define STAGE_NBUF 4            /* buffers: one filling, the rest queued */
 
 struct stage_buf {

@@ -88,7 +88,7 @@ struct store {
 	char *root;           /* owned, absolute, no trailing slash */
 	long upload_ttl;      /* seconds an idle upload session lives */
 	long lock_stale;      /* seconds after which a session lock is stale */
-	int direct_io;        /* uploads write full 1 MiB blocks with O_DIRECT
+	int direct_io;        /* uploads write full stage buffers with O_DIRECT
 			       * (store/stage.c); 0 = always the page cache */
 };
 

@@ -21,7 +21,7 @@
  *   max_manifest   = 4194304          bytes
  *   delete_enabled = true   false: every DELETE answers 405 UNSUPPORTED
  *   delete_force   = false  true: a manifest still referenced by an index may be deleted
- *   upload_direct_io = true  uploads write full 1 MiB blocks with O_DIRECT,
+ *   upload_direct_io = true  uploads write full 512 KiB blocks with O_DIRECT,
  *                           bypassing the page cache (store/stage.c)
  *
  * Authentication (issue: token service + LDAP; see README "Authentication"):

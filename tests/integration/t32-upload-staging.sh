@@ -1,5 +1,5 @@
 #!/bin/bash
-# t32-upload-staging.sh - big uploads go through store/stage.c: 1 MiB
+# t32-upload-staging.sh - big uploads go through store/stage.c: 512 KiB
 # buffers hashed and written by a helper thread with O_DIRECT.  Checks what a
 # client sees and what lands on disk when chunks are big and end anywhere:
 #

@@ -1,5 +1,5 @@
 /*
- * test_store_stage.c - upload data staged by store/stage.c (1 MiB buffers,
+ * test_store_stage.c - upload data staged by store/stage.c (STAGE_NBUF buffers of STAGE_CAP,
  * a helper thread, O_DIRECT), seen through the upload API: big uploads
  * committed and resumed at unaligned offsets, rollback after the helper
  * wrote, direct_io off, a store on tmpfs, a wrong digest, boundary sizes,
@@ -22,6 +22,8 @@
 #include "tests/unit/unit.h"
 
 #define MiB (1024 * 1024)
+#define BUF STAGE_CAP /* one stage buffer */
+#define RING (STAGE_NBUF * BUF)
 #define TMPFS_MAGIC_ 0x01021994
 
 static void session_file(struct store *s, const char *id, const char *f, char *out, size_t n)
@@ -288,11 +290,11 @@ static void test_resume_unaligned(void)
 	struct store s;
 
 	store_fresh(&s);
-	resume_at(&s, 5000, 2 * MiB + 100, 4);           /* head [4096, 5000) re-read */
-	resume_at(&s, 100, 2 * MiB + 4096, 5);           /* head in block 0 */
-	resume_at(&s, 1 * MiB + 4097, 3 * MiB + 1, 6);   /* after a direct run */
-	resume_at(&s, 4095, 1 * MiB - 4095, 7);          /* fills one buffer exactly */
-	resume_at(&s, 5000, 5 * MiB + 3, 8);             /* the ring wraps to buffer 0 */
+	resume_at(&s, 5000, 2 * BUF + 100, 4);           /* head [4096, 5000) re-read */
+	resume_at(&s, 100, 2 * BUF + 4096, 5);           /* head in block 0 */
+	resume_at(&s, BUF + 4097, 3 * BUF + 1, 6);       /* after a direct run */
+	resume_at(&s, 4095, BUF - 4095, 7);              /* fills one buffer exactly */
+	resume_at(&s, 5000, RING + BUF + 3, 8);          /* the ring wraps to buffer 0 */
 	store_close(&s);
 }
 
@@ -411,9 +413,9 @@ static void one_size(struct store *s, size_t n, size_t piece, uint64_t seed)
 static void test_boundary_sizes(void)
 {
 	static const size_t sizes[] = {
-		4096, 1 * MiB, 2 * MiB,                 /* the asked-for boundaries */
-		4095, 4097, 1 * MiB - 1, 1 * MiB + 1,
-		4 * MiB, 5 * MiB, 8 * MiB + 4096,       /* the ring of four, and round */
+		4096, BUF, 2 * BUF,                     /* one and two buffers */
+		4095, 4097, BUF - 1, BUF + 1,
+		RING, RING + BUF, 2 * RING + 4096,      /* the whole ring, and round */
 	};
 	struct store s;
 	size_t i;
@@ -423,7 +425,7 @@ static void test_boundary_sizes(void)
 		one_size(&s, sizes[i], sizes[i], 100 + i);   /* one append */
 		one_size(&s, sizes[i], 70001, 200 + i);      /* odd pieces */
 	}
-	one_size(&s, 2 * MiB, 4096, 300);                   /* aligned pieces */
+	one_size(&s, 2 * BUF, 4096, 300);                   /* aligned pieces */
 	store_close(&s);
 }
 
