@@ -73,6 +73,8 @@ static int pwrite_full(int fd, const unsigned char *p, size_t n, int64_t off)
 			continue;
 		if (w < 0)
 			return errno;
+		if (w == 0)
+			return EIO;
 		p += w;
 		off += w;
 		n -= (size_t)w;
@@ -89,8 +91,11 @@ static int write_out(struct stage *st, const unsigned char *p, size_t n, int64_t
 
 	if (whole && st->dfd < 0 && st->enabled) {
 		st->dfd = open(st->path, O_WRONLY | O_DIRECT | O_CLOEXEC);
-		if (st->dfd < 0)
-			st->enabled = 0, st->refused = errno;
+		if (st->dfd < 0) { /* EINVAL: the filesystem has no direct I/O */
+			if (errno == EINVAL)
+				st->refused = EINVAL;
+			st->enabled = 0;
+		}
 	}
 	while (whole && st->dfd >= 0 && done < whole) {
 		w = pwrite(st->dfd, p + done, whole - done, (off_t)(off + (int64_t)done));
@@ -106,7 +111,7 @@ static int write_out(struct stage *st, const unsigned char *p, size_t n, int64_t
 		if (w < 0)
 			return errno;
 		done += (size_t)w;
-		if (done % STAGE_ALIGN) /* short and unaligned: finish normally */
+		if (w == 0 || done % STAGE_ALIGN) /* short and unaligned: finish normally */
 			break;
 	}
 	return pwrite_full(st->fd, p + done, n - done, off + (int64_t)done);
