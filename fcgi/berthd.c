@@ -328,6 +328,7 @@ static void reload(void)
 	cfg = next;
 	log_set_level((enum log_level)cfg.log_level);
 	store.upload_ttl = cfg.upload_ttl;
+	store.direct_io = cfg.upload_direct_io;
 	retire_generation();
 	if (size_slots() < 0)
 		log_err("reload: out of memory");
@@ -401,6 +402,7 @@ static int start(void)
 		return -1;
 	}
 	store.upload_ttl = cfg.upload_ttl;
+	store.direct_io = cfg.upload_direct_io;
 	if (pool_listen(cfg.socket, cfg.backlog, cfg.socket_mode, &listen_fd[POOL_API]) ||
 	    (cfg.upload_socket && pool_listen(cfg.upload_socket, cfg.backlog, cfg.socket_mode,
 					      &listen_fd[POOL_UPLOAD]))) {

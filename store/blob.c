@@ -76,6 +76,7 @@ enum berr store_open(struct store *s, const char *root)
 	memset(s, 0, sizeof(*s));
 	s->upload_ttl = 86400;
 	s->lock_stale = 120;
+	s->direct_io = 1;
 	rc = fs_mkdir_p(root);
 	if (rc)
 		return rc;

@@ -1,8 +1,9 @@
 /*
  * stage.h - an upload's bytes, hashed and written behind the request by a
- * helper thread; the why and the rules are at the top of stage.c.
+ * helper thread, with O_DIRECT or through the page cache; the why and the
+ * rules are at the top of stage.c.
  *
- *   stage_init(&st)
+ *   stage_init(&st, direct); copy the file's path into st.path
  *   stage_write(&st, fd, pos, data, n, h)   appends at pos (= the end of the
  *                                           previous write) and hashes into h
  *   stage_space(&st, &cap)                  where to read the next bytes to,
@@ -10,12 +11,12 @@
  *   stage_flush(&st)                        all bytes on the file, h final;
  *                                           before fdatasync or reading h
  *   stage_drop(&st)                         forget staged bytes (rollback)
- *   stage_release(&st)                      free the buffers
+ *   stage_release(&st)                      free the buffers, close the fd
  *
- * Bytes given to stage_write are on the file only after stage_flush.
- * Between a stage_write and the next stage_flush (or drop) the hasher `h`
- * and the descriptor `fd` belong to the stage: the caller must not read or
- * change h, nor close fd.  `path` only names the file in error messages.
+ * `fd` is the file's ordinary descriptor (read/write); the writer opens its
+ * own O_DIRECT descriptor on st.path when a buffer first fills.  Between a
+ * stage_write and the next stage_flush (or drop) the hasher `h` belongs to
+ * the stage: the caller must not read or change it.
  */
 #ifndef BERTH_STORE_STAGE_H
 #define BERTH_STORE_STAGE_H
@@ -28,14 +29,15 @@
 #include "store/digest.h"
 #include "util/err.h"
 
-#define STAGE_CAP (512 * 1024) /* one write; the ring is 2 MiB, so an upload
-				* worker stays well under 16 MiB (t90) */
+#define STAGE_CAP (512 * 1024) /* one direct write; the ring is 2 MiB, so an
+				 * upload worker stays well under 16 MiB (t90) */
 #define STAGE_NBUF 4            /* buffers: one filling, the rest queued */
 
 struct stage_buf {
 	unsigned char *p;  /* STAGE_CAP bytes */
 	int64_t base;      /* file offset of p[0] */
 	size_t len;        /* bytes in p */
+	size_t skip;       /* leading bytes read back from the file: not hashed */
 };
 
 struct stage {
@@ -45,8 +47,13 @@ struct stage {
 	unsigned next_out;           /* oldest queued buffer */
 	unsigned queued;             /* full buffers waiting for the thread */
 	struct hasher *h;            /* the running hash, owned while started */
-	int fd;                      /* the file, borrowed while started */
+	int fd;                      /* ordinary descriptor of the file */
+	int dfd;                     /* O_DIRECT descriptor, -1 until needed */
+	int enabled;                 /* direct I/O allowed (and not refused so far) */
 	int started;                 /* a run of writes is staged */
+	int went_direct;             /* a full buffer went out in this run */
+	int refused;                 /* errno when O_DIRECT was refused; the caller
+				      * reads and clears it after stage_flush */
 	int err;                     /* errno of the thread's first failure */
 	pthread_t thread;
 	int thread_on;
@@ -57,7 +64,7 @@ struct stage {
 	char path[PATH_MAX];
 };
 
-void stage_init(struct stage *st);
+void stage_init(struct stage *st, int enabled);
 enum berr stage_write(struct stage *st, int fd, int64_t pos, const void *data, size_t n,
 		      struct hasher *h);
 enum berr stage_flush(struct stage *st);

@@ -88,10 +88,12 @@ struct store {
 	char *root;           /* owned, absolute, no trailing slash */
 	long upload_ttl;      /* seconds an idle upload session lives */
 	long lock_stale;      /* seconds after which a session lock is stale */
+	int direct_io;        /* uploads write full stage buffers with O_DIRECT
+			       * (store/stage.c); 0 = always the page cache */
 };
 
 /* Creates root/{blobs,repos,uploads,tmp} if missing.  `root` is copied (made
- * absolute).  Defaults: upload_ttl 86400 s, lock_stale 120 s; set them after. */
+ * absolute).  Defaults: upload_ttl 86400 s, lock_stale 120 s, direct_io on; set them after. */
 enum berr store_open(struct store *s, const char *root);
 void store_close(struct store *s);
 

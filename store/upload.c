@@ -70,7 +70,7 @@ static void upload_reset(struct upload *u, struct store *s)
 	memset(u, 0, sizeof(*u));
 	u->datafd = -1;
 	u->store = s;
-	stage_init(&u->stage);
+	stage_init(&u->stage, s->direct_io);
 }
 
 static long refresh_every(const struct store *s)
@@ -518,12 +518,19 @@ enum berr store_upload_append(struct upload *u, const void *buf, size_t n)
 	return BERR_OK;
 }
 
-/* Everything appended is on `data` (and in the hash).  On a failure the
+/* Everything appended is on `data` (and in the hash).  A filesystem that
+ * refused O_DIRECT is not asked again by this process.  On a failure the
  * session is rolled back: the hash may hold bytes the file does not. */
 static enum berr flush(struct upload *u)
 {
 	enum berr rc = stage_flush(&u->stage);
 
+	if (u->stage.refused) {
+		log_info("%s: no direct I/O on this filesystem (%s); uploads go through "
+			 "the page cache", u->store->root, strerror(u->stage.refused));
+		u->stage.refused = 0;
+		u->store->direct_io = 0;
+	}
 	if (rc && store_upload_rollback(u) != BERR_OK)
 		log_warn("upload %s: truncate after failed write failed", u->id);
 	return rc;

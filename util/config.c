@@ -40,6 +40,7 @@ static const struct key keys[] = {
 	{ "max_manifest",     K_LONG,  OFF(max_manifest), 1024, 64L << 20 },
 	{ "delete_enabled",   K_BOOL,  OFF(delete_enabled), 0, 1 },
 	{ "delete_force",     K_BOOL,  OFF(delete_force), 0, 1 },
+	{ "upload_direct_io", K_BOOL,  OFF(upload_direct_io), 0, 1 },
 	{ "log_level",        K_LEVEL, OFF(log_level), 0, 0 },
 	{ "pidfile",          K_STR,   OFF(pidfile), 0, 0 },
 	{ "auth",             K_STR,   OFF(auth), 0, 0 },
@@ -89,6 +90,7 @@ static void set_defaults(struct config *c)
 	c->max_manifest = 4L << 20;
 	c->log_level = LOG_LVL_INFO;
 	c->delete_enabled = 1;
+	c->upload_direct_io = 1;
 	c->auth = strdup("none");
 	c->auth_service = strdup("berth");
 	c->auth_issuer = strdup("berth");

@@ -21,6 +21,9 @@
  *   max_manifest   = 4194304          bytes
  *   delete_enabled = true   false: every DELETE answers 405 UNSUPPORTED
  *   delete_force   = false  true: a manifest still referenced by an index may be deleted
+ *   upload_direct_io = true  uploads write full 512 KiB blocks with O_DIRECT,
+ *                           bypassing the page cache; false: through it, with
+ *                           writeback started per block (store/stage.c)
  *
  * Authentication (issue: token service + LDAP; see README "Authentication"):
  *   auth           = none   none | token  (token: every route needs a Bearer token)
@@ -80,6 +83,7 @@ struct config {
 	long max_manifest;
 	int delete_enabled;
 	int delete_force;
+	int upload_direct_io;
 	int log_level;
 	char *pidfile;
 	/* authentication */

@@ -1,8 +1,7 @@
 #!/bin/bash
 # t32-upload-staging.sh - big uploads go through store/stage.c: 512 KiB
-# buffers hashed and written by a helper thread while the request reads on.
-# Checks what a client sees and what lands on disk when chunks are big and
-# end anywhere:
+# buffers hashed and written by a helper thread with O_DIRECT.  Checks what a
+# client sees and what lands on disk when chunks are big and end anywhere:
 #
 #   - PATCH chunks of odd sizes (1234567, 2 MiB, 1 byte, 3000001, 4095,
 #     1 MiB) with Content-Range: every Range answer, the session's data file
@@ -10,7 +9,8 @@
 #   - a client that dies in the middle of a 3 MiB chunk: the session keeps
 #     the previous offset, its data file is cut back to it, and the upload
 #     continues and finishes with the right digest;
-#   - a monolithic PUT of 5 MiB + 1 and a streamed (chunked) PATCH.
+#   - a monolithic PUT of 5 MiB + 1 and a streamed (chunked) PATCH;
+#   - the same with `upload_direct_io = false`.
 . "$(dirname "$0")/../lib.sh"
 
 need_cmd cmp
@@ -119,8 +119,14 @@ whole_uploads() {
 	finish_and_compare "$F/stream" "$1 streamed"
 }
 
-chunked_upload "odd"
-broken_chunk "cut"
-whole_uploads "whole"
+chunked_upload "direct I/O"
+broken_chunk "direct I/O"
+whole_uploads "direct I/O"
+
+berth_conf upload_direct_io false
+berth_restart_pool
+chunked_upload "page cache"
+broken_chunk "page cache"
+whole_uploads "page cache"
 
 test_done

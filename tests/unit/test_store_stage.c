@@ -1,9 +1,9 @@
 /*
- * test_store_stage.c - upload data staged by store/stage.c (STAGE_NBUF
- * buffers of STAGE_CAP, a helper thread), seen through the upload API: big
- * uploads committed and resumed at unaligned offsets, rollback after the
- * helper wrote, a wrong digest, boundary sizes, a request closed or
- * cancelled with buffers still queued.
+ * test_store_stage.c - upload data staged by store/stage.c (STAGE_NBUF buffers of STAGE_CAP,
+ * a helper thread, O_DIRECT), seen through the upload API: big uploads
+ * committed and resumed at unaligned offsets, rollback after the helper
+ * wrote, direct_io off, a store on tmpfs, a wrong digest, boundary sizes,
+ * a request closed or cancelled with buffers still queued.
  * Every case compares the published blob's bytes with what was sent.
  */
 #include <errno.h>
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "store/fs.h"
@@ -23,6 +24,7 @@
 #define MiB (1024 * 1024)
 #define BUF STAGE_CAP /* one stage buffer */
 #define RING (STAGE_NBUF * BUF)
+#define TMPFS_MAGIC_ 0x01021994
 
 static void session_file(struct store *s, const char *id, const char *f, char *out, size_t n)
 {
@@ -187,14 +189,27 @@ static void big_upload(struct store *s, size_t total, uint64_t seed, struct dige
 	free(data);
 }
 
-/* 1. a big upload, committed and resumed at unaligned offsets */
-static void test_big(void)
+/* 1. direct I/O on (the default) */
+static void test_big_direct(struct digest *out)
+{
+	struct store s;
+
+	store_fresh(&s);
+	CHECK_INT(s.direct_io, 1);
+	big_upload(&s, 5 * MiB + 12345, 1, out);
+	store_close(&s);
+}
+
+/* 4. the same upload with direct I/O off: the same blob */
+static void test_big_plain(const struct digest *direct)
 {
 	struct store s;
 	struct digest d;
 
 	store_fresh(&s);
+	s.direct_io = 0;
 	big_upload(&s, 5 * MiB + 12345, 1, &d);
+	CHECK(digest_equal(&d, direct));
 	store_close(&s);
 }
 
@@ -244,7 +259,7 @@ static void test_rollback_after_helper(void)
 	free(b);
 }
 
-/* 3. requests resuming at offsets that are not multiples of 4096 */
+/* 3. a request resuming at an offset that is not a multiple of 4096 */
 static void resume_at(struct store *s, size_t first, size_t more, uint64_t seed)
 {
 	unsigned char *data = make_data(first + more, seed);
@@ -275,15 +290,62 @@ static void test_resume_unaligned(void)
 	struct store s;
 
 	store_fresh(&s);
-	resume_at(&s, 5000, 2 * BUF + 100, 4);
-	resume_at(&s, 100, 2 * BUF + 4096, 5);
-	resume_at(&s, BUF + 4097, 3 * BUF + 1, 6);       /* after full buffers went out */
+	resume_at(&s, 5000, 2 * BUF + 100, 4);           /* head [4096, 5000) re-read */
+	resume_at(&s, 100, 2 * BUF + 4096, 5);           /* head in block 0 */
+	resume_at(&s, BUF + 4097, 3 * BUF + 1, 6);       /* after a direct run */
 	resume_at(&s, 4095, BUF - 4095, 7);              /* fills one buffer exactly */
 	resume_at(&s, 5000, RING + BUF + 3, 8);          /* the ring wraps to buffer 0 */
 	store_close(&s);
 }
 
-/* 4. a wrong digest after the helper ran: nothing stored, session usable */
+/* 5. a store where O_DIRECT may be refused (tmpfs) */
+static void test_tmpfs(void)
+{
+	const size_t total = 3 * MiB;
+	unsigned char *data;
+	char dir[] = "/dev/shm/berth-stage-XXXXXX", root[PATH_MAX], probe[PATH_MAX];
+	struct statfs sf;
+	struct store s;
+	struct upload u;
+	struct digest want;
+	int fd;
+
+	if (statfs("/dev/shm", &sf) != 0 || sf.f_type != TMPFS_MAGIC_) {
+		fprintf(stderr, "note: /dev/shm is not tmpfs here; tmpfs case skipped\n");
+		return;
+	}
+	if (mkdtemp(dir) == NULL) {
+		fprintf(stderr, "note: mkdtemp in /dev/shm: %s; tmpfs case skipped\n",
+			strerror(errno));
+		return;
+	}
+	snprintf(probe, sizeof(probe), "%s/probe", dir);
+	fd = open(probe, O_WRONLY | O_CREAT | O_DIRECT, 0600);
+	if (fd >= 0) {
+		fprintf(stderr, "note: this kernel's tmpfs accepts O_DIRECT: "
+			"the refused-O_DIRECT fallback is not exercised\n");
+		close(fd);
+	}
+	unlink(probe);
+
+	snprintf(root, sizeof(root), "%s/store", dir);
+	CHECK_INT(store_open(&s, root), BERR_OK);
+	data = make_data(total, 10);
+	digest_buf(DIGEST_SHA256, data, total, &want);
+	CHECK_INT(store_upload_create(&s, "app", &u), BERR_OK);
+	CHECK(append_range(&u, data, 0, total / 2 + 11, 70001));
+	CHECK_INT(store_upload_commit(&u), BERR_OK);
+	CHECK(append_range(&u, data, total / 2 + 11, total, 70001));
+	CHECK_INT(store_upload_finish(&u, &want), BERR_OK);
+	store_upload_close(&u);
+	CHECK(blob_is(&s, "app", &want, data, total));
+	store_close(&s);
+	free(data);
+	CHECK_INT(fs_remove_tree(dir), BERR_OK);
+	CHECK(!fs_exists(dir));
+}
+
+/* 6. a wrong digest after the helper ran: nothing stored, session usable */
 static void test_wrong_digest(void)
 {
 	const size_t first = 12345, total = first + 1 * MiB + 777;
@@ -327,7 +389,7 @@ static void test_wrong_digest(void)
 	free(data);
 }
 
-/* 5. boundary sizes, in one append and in pieces */
+/* 7. boundary sizes, in one append and in pieces */
 static void one_size(struct store *s, size_t n, size_t piece, uint64_t seed)
 {
 	unsigned char *data = make_data(n, seed);
@@ -367,7 +429,7 @@ static void test_boundary_sizes(void)
 	store_close(&s);
 }
 
-/* 6. a request that ends with the helper still running: closed without a
+/* 8. a request that ends with the helper still running: closed without a
  * commit (the next open cuts the data back), cancelled; and a sha512
  * finish, which re-reads the staged data from the file */
 static void test_close_while_staged(void)
@@ -414,15 +476,19 @@ static void test_close_while_staged(void)
 
 int main(void)
 {
+	struct digest big;
+
 	snprintf(base, sizeof(base), "%s/berth-stage-XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(base) == NULL) {
 		perror("mkdtemp");
 		return 2;
 	}
-	test_big();
+	test_big_direct(&big);
 	test_rollback_after_helper();
 	test_resume_unaligned();
+	test_big_plain(&big);
+	test_tmpfs();
 	test_wrong_digest();
 	test_boundary_sizes();
 	test_close_while_staged();
