@@ -3,9 +3,11 @@
  * auth files directly (no running pool needed) and reads the same
  * berth.conf as berthd.  This file only dispatches:
  *
- *   store commands  gc, repo, tag, du, uploads, fsck   util/ctl_store.c
+ *   store commands  gc, repo, tag, du, uploads         util/ctl_store.c
+ *   fsck            fsck                               util/ctl_fsck.c (via ctl_store.c)
  *   locks           lock, unlock                       util/ctl_lock.c (via ctl_store.c)
  *   auth commands   user, token                        util/ctl_auth.c
+ *   what they share (errors, exit codes, --json)       util/ctl.c
  *
  * Exit codes: 0 success, 1 a problem (not found, fsck found something,
  * another gc running), 2 usage or configuration error, 3 the store could

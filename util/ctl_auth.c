@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth/users.h"
+#include "util/ctl.h"
 #include "util/ctl_auth.h"
 
 #define MAX_SCOPES 64
@@ -228,9 +229,7 @@ static int user_ls(const struct config *cfg, int argc, char **argv)
 		json_t *a = json_array();
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(a, json_pack("{s:s}", "name", names[i]));
-		json_dumpf(a, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(a);
+		ctl_json_print(a);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			puts(names[i]);
@@ -380,11 +379,8 @@ static int token_ls(const struct config *cfg, int argc, char **argv)
 		printf("%-24s %-8s %-20s %-20s %s\n", "NAME", "STATUS", "CREATED", "EXPIRES", "SCOPES");
 	for (size_t i = 0; i < n; i++)
 		token_print(&list[i], now, doc);
-	if (doc) {
-		json_dumpf(doc, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(doc);
-	}
+	if (doc)
+		ctl_json_print(doc);
 	auth_repotoken_list_free(list, n);
 	return 0;
 }

@@ -6,21 +6,20 @@
  *
  * `lock ls` lists; a repository really called "ls" is locked with
  * `berthctl lock -- ls`.  Output, errors and exit codes follow
- * util/ctl_store.c: one line per thing for people, one JSON document with
- * --json, "berthctl CMD: what failed: why" on stderr.
+ * util/ctl_store.c (and use util/ctl.c's helpers): one line per thing for
+ * people, one JSON document with --json, "berthctl CMD: what failed: why"
+ * on stderr.  Its argument parser is its own: "--" and the lock flags.
  */
 #include <jansson.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "store/ref.h"
+#include "util/ctl.h"
 #include "util/ctl_lock.h"
-
-enum { EX_OK = 0, EX_PROBLEM = 1, EX_USAGE = 2, EX_STORE = 3 };
 
 static const char usage_lock[] =
 	"lock NAME[:TAG|@DIGEST] [--no-write] [--no-delete] [--reason TEXT] [--json]\n"
@@ -34,28 +33,6 @@ static const char usage_ls[] =
 	"lock ls [NAME] [--json]\n  every lock (of one repository): flags, since when, by whom, why";
 static const char usage_unlock[] =
 	"unlock NAME[:TAG|@DIGEST] [--json]\n  remove a lock";
-
-static int fail(int code, const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(int code, const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "berthctl %s: ", cmd);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-static int help(const char *usage)
-{
-	printf("usage: berthctl %s\n", usage);
-	printf("exit codes: 0 ok, 1 problem or not found, 2 usage error, 3 store unreadable\n");
-	return EX_OK;
-}
 
 struct args {
 	int json, help, no_write, no_delete;
@@ -87,16 +64,17 @@ static int parse_args(const char *cmd, int argc, char **argv, int first, int loc
 			a->no_delete = 1;
 		else if (opts && locking && strcmp(s, "--reason") == 0) {
 			if (i + 1 >= argc)
-				return fail(EX_USAGE, cmd, "--reason needs a value");
+				return ctl_fail(CTL_EX_USAGE, cmd, "--reason needs a value");
 			a->reason = argv[++i];
 		} else if (opts && s[0] == '-')
-			return fail(EX_USAGE, cmd, "unknown option %s (see --help)", s);
+			return ctl_fail(CTL_EX_USAGE, cmd, "unknown option %s (see --help)", s);
 		else if (a->npos >= maxpos)
-			return fail(EX_USAGE, cmd, "unexpected argument \"%s\" (see --help)", s);
+			return ctl_fail(CTL_EX_USAGE, cmd, "unexpected argument \"%s\" (see --help)",
+					s);
 		else
 			a->pos[a->npos++] = s;
 	}
-	return EX_OK;
+	return CTL_EX_OK;
 }
 
 struct target {
@@ -112,25 +90,27 @@ static int parse_target(const char *cmd, const char *ref, struct target *t)
 
 	memset(t, 0, sizeof(*t));
 	if (snprintf(buf, sizeof(buf), "%s", ref) >= (int)sizeof(buf))
-		return fail(EX_USAGE, cmd, "\"%.40s...\" is too long for NAME[:TAG|@DIGEST]", ref);
+		return ctl_fail(CTL_EX_USAGE, cmd, "\"%.40s...\" is too long for NAME[:TAG|@DIGEST]",
+				ref);
 	if ((at = strchr(buf, '@'))) {
 		*at = '\0';
 		if (digest_parse(&t->d, at + 1) != BERR_OK)
-			return fail(EX_USAGE, cmd, "\"%s\" is not a valid digest: %s", at + 1,
-				    berr_detail());
+			return ctl_fail(CTL_EX_USAGE, cmd, "\"%s\" is not a valid digest: %s", at + 1,
+					berr_detail());
 		if (t->d.alg != DIGEST_SHA256 && t->d.alg != DIGEST_SHA512)
-			return fail(EX_USAGE, cmd, "\"%s\": only sha256 and sha512 digests", at + 1);
+			return ctl_fail(CTL_EX_USAGE, cmd, "\"%s\": only sha256 and sha512 digests",
+					at + 1);
 	} else if ((colon = strrchr(buf, ':')) && !strchr(colon, '/')) {
 		*colon = '\0';
 		if (ref_tag_check(colon + 1) != BERR_OK)
-			return fail(EX_USAGE, cmd, "\"%s\" is not a valid tag", colon + 1);
+			return ctl_fail(CTL_EX_USAGE, cmd, "\"%s\" is not a valid tag", colon + 1);
 		snprintf(t->tag, sizeof(t->tag), "%s", colon + 1);
 	}
 	if (ref_name_check(buf) != BERR_OK || strlen(buf) > REF_NAME_MAX)
-		return fail(EX_USAGE, cmd, "\"%s\" is not a valid repository name", buf);
+		return ctl_fail(CTL_EX_USAGE, cmd, "\"%s\" is not a valid repository name", buf);
 	snprintf(t->name, sizeof(t->name), "%s", buf);
 	berr_clear();
-	return EX_OK;
+	return CTL_EX_OK;
 }
 
 static const struct digest *target_digest(const struct target *t)
@@ -145,16 +125,16 @@ static int check_exists(const char *cmd, struct store *st, const struct target *
 	struct digest ignored;
 
 	if (!store_repo_exists(st, t->name))
-		return fail(EX_PROBLEM, cmd, "repository %s is not known", t->name);
+		return ctl_fail(CTL_EX_PROBLEM, cmd, "repository %s is not known", t->name);
 	if (t->d.alg != DIGEST_NONE)
 		rc = store_manifest_linked(st, t->name, &t->d, NULL, 0);
 	else if (t->tag[0])
 		rc = store_tag_resolve(st, t->name, t->tag, &ignored);
 	if (rc == BERR_MANIFEST_UNKNOWN)
-		return fail(EX_PROBLEM, cmd, "%s", berr_detail());
+		return ctl_fail(CTL_EX_PROBLEM, cmd, "%s", berr_detail());
 	if (rc)
-		return fail(EX_STORE, cmd, "%s", berr_detail());
-	return EX_OK;
+		return ctl_fail(CTL_EX_STORE, cmd, "%s", berr_detail());
+	return CTL_EX_OK;
 }
 
 /* Does the locked tag or manifest still exist (a forced delete, fsck
@@ -205,13 +185,6 @@ static json_t *lock_json(struct store *st, const struct store_lock *l)
 		"reason", l->reason[0] ? l->reason : NULL, "present", target_present(st, l));
 }
 
-static void json_print(json_t *doc)
-{
-	json_dumpf(doc, stdout, JSON_INDENT(2));
-	putchar('\n');
-	json_decref(doc);
-}
-
 /* Who runs us: the sudo caller when there is one, else our user. */
 static void who(char *out, size_t len)
 {
@@ -242,17 +215,18 @@ static int cmd_lock(struct store *st, int argc, char **argv)
 	if ((ex = parse_args("lock", argc, argv, 1, 1, 1, &a)))
 		return ex;
 	if (a.help || !st)
-		return help(usage_lock);
+		return ctl_help(usage_lock);
 	if (a.npos != 1)
-		return fail(EX_USAGE, "lock", "what? (berthctl lock NAME[:TAG|@DIGEST], see --help)");
+		return ctl_fail(CTL_EX_USAGE, "lock",
+				"what? (berthctl lock NAME[:TAG|@DIGEST], see --help)");
 	if ((ex = parse_target("lock", a.pos[0], &t)))
 		return ex;
 	if (t.d.alg != DIGEST_NONE && a.no_write)
-		return fail(EX_USAGE, "lock", "--no-write does not apply to a manifest: its content "
-			    "cannot change (lock a tag or the repository)");
+		return ctl_fail(CTL_EX_USAGE, "lock", "--no-write does not apply to a manifest: its "
+				"content cannot change (lock a tag or the repository)");
 	if (a.reason && (strlen(a.reason) > STORE_LOCK_REASON_MAX || strpbrk(a.reason, "\r\n\t")))
-		return fail(EX_USAGE, "lock", "--reason: one line of at most %d bytes",
-			    STORE_LOCK_REASON_MAX);
+		return ctl_fail(CTL_EX_USAGE, "lock", "--reason: one line of at most %d bytes",
+				STORE_LOCK_REASON_MAX);
 	if ((ex = check_exists("lock", st, &t)))
 		return ex;
 	memset(&l, 0, sizeof(l));
@@ -270,18 +244,18 @@ static int cmd_lock(struct store *st, int argc, char **argv)
 	if (rc == BERR_OK)
 		rc = store_lock_set(st, &l);
 	if (rc)
-		return fail(rc == BERR_UNSUPPORTED || rc == BERR_MANIFEST_INVALID ? EX_USAGE : EX_STORE,
-			    "lock", "%s", berr_detail());
+		return ctl_fail(rc == BERR_UNSUPPORTED || rc == BERR_MANIFEST_INVALID ?
+				CTL_EX_USAGE : CTL_EX_STORE, "lock", "%s", berr_detail());
 	if (a.json) {
-		json_print(json_pack("{s:o, s:o}", "locked", lock_json(st, &l),
-				     "replaced", had ? lock_json(st, &old) : json_null()));
-		return EX_OK;
+		ctl_json_print(json_pack("{s:o, s:o}", "locked", lock_json(st, &l),
+					 "replaced", had ? lock_json(st, &old) : json_null()));
+		return CTL_EX_OK;
 	}
 	printf("locked %s (%s)", store_lock_format(&l, ref, sizeof(ref)), flags_str(l.flags));
 	if (had)
 		printf("; it was locked (%s) before", flags_str(old.flags));
 	putchar('\n');
-	return EX_OK;
+	return CTL_EX_OK;
 }
 
 static int cmd_unlock(struct store *st, int argc, char **argv)
@@ -296,26 +270,27 @@ static int cmd_unlock(struct store *st, int argc, char **argv)
 	if ((ex = parse_args("unlock", argc, argv, 1, 0, 1, &a)))
 		return ex;
 	if (a.help || !st)
-		return help(usage_unlock);
+		return ctl_help(usage_unlock);
 	if (a.npos != 1)
-		return fail(EX_USAGE, "unlock", "what? (berthctl unlock NAME[:TAG|@DIGEST])");
+		return ctl_fail(CTL_EX_USAGE, "unlock",
+				"what? (berthctl unlock NAME[:TAG|@DIGEST])");
 	if ((ex = parse_target("unlock", a.pos[0], &t)))
 		return ex;
 	/* A lock is removed even when its target is gone (forced delete). */
 	rc = store_lock_clear(st, t.name, t.tag, target_digest(&t), &old, &had);
 	if (rc)
-		return fail(EX_STORE, "unlock", "%s", berr_detail());
+		return ctl_fail(CTL_EX_STORE, "unlock", "%s", berr_detail());
 	if (!had && !store_repo_exists(st, t.name))
-		return fail(EX_PROBLEM, "unlock", "repository %s is not known", t.name);
+		return ctl_fail(CTL_EX_PROBLEM, "unlock", "repository %s is not known", t.name);
 	if (!had)
-		return fail(EX_PROBLEM, "unlock", "%s%s is not locked", t.tag[0] || t.d.alg ?
-			    "" : "repository ", a.pos[0]);
+		return ctl_fail(CTL_EX_PROBLEM, "unlock", "%s%s is not locked", t.tag[0] || t.d.alg ?
+				"" : "repository ", a.pos[0]);
 	if (a.json)
-		json_print(json_pack("{s:o}", "unlocked", lock_json(st, &old)));
+		ctl_json_print(json_pack("{s:o}", "unlocked", lock_json(st, &old)));
 	else
 		printf("unlocked %s (it was %s)\n", store_lock_format(&old, ref, sizeof(ref)),
 		       flags_str(old.flags));
-	return EX_OK;
+	return CTL_EX_OK;
 }
 
 static int cmd_lock_ls(struct store *st, int argc, char **argv)
@@ -330,13 +305,14 @@ static int cmd_lock_ls(struct store *st, int argc, char **argv)
 	if ((ex = parse_args("lock ls", argc, argv, 2, 0, 1, &a)))
 		return ex;
 	if (a.help || !st)
-		return help(usage_ls);
+		return ctl_help(usage_ls);
 	if (a.npos == 1 && ref_name_check(a.pos[0]) != BERR_OK)
-		return fail(EX_USAGE, "lock ls", "\"%s\" is not a valid repository name", a.pos[0]);
+		return ctl_fail(CTL_EX_USAGE, "lock ls", "\"%s\" is not a valid repository name",
+				a.pos[0]);
 	if (store_lock_list(st, a.npos ? a.pos[0] : NULL, &v, &n))
-		return fail(EX_STORE, "lock ls", "%s", berr_detail());
+		return ctl_fail(CTL_EX_STORE, "lock ls", "%s", berr_detail());
 	if (a.npos == 1 && n == 0 && !store_repo_exists(st, a.pos[0]))
-		return fail(EX_PROBLEM, "lock ls", "repository %s is not known", a.pos[0]);
+		return ctl_fail(CTL_EX_PROBLEM, "lock ls", "repository %s is not known", a.pos[0]);
 	if (a.json)
 		arr = json_array();
 	else if (n)
@@ -355,8 +331,8 @@ static int cmd_lock_ls(struct store *st, int argc, char **argv)
 	}
 	free(v);
 	if (a.json)
-		json_print(json_pack("{s:o}", "locks", arr));
-	return EX_OK;
+		ctl_json_print(json_pack("{s:o}", "locks", arr));
+	return CTL_EX_OK;
 }
 
 int ctl_lock_handles(const char *cmd)
@@ -364,31 +340,19 @@ int ctl_lock_handles(const char *cmd)
 	return cmd && (strcmp(cmd, "lock") == 0 || strcmp(cmd, "unlock") == 0);
 }
 
-static void usage_line(FILE *f, const char *usage)
-{
-	const char *p;
-
-	fputs("  ", f);
-	for (p = usage; *p; p++) {
-		fputc(*p, f);
-		if (*p == '\n')
-			fputs("    ", f);
-	}
-	fputc('\n', f);
-}
-
 void ctl_lock_usage(FILE *f)
 {
-	usage_line(f, usage_lock);
-	usage_line(f, usage_ls);
-	usage_line(f, usage_unlock);
+	ctl_usage_line(f, usage_lock);
+	ctl_usage_line(f, usage_ls);
+	ctl_usage_line(f, usage_unlock);
 }
 
 int ctl_lock_main(const struct config *cfg, struct store *st, int argc, char **argv)
 {
 	(void)cfg;
 	if (argc < 1 || !ctl_lock_handles(argv[0]))
-		return fail(EX_USAGE, argc ? argv[0] : "", "unknown command (try berthctl help)");
+		return ctl_fail(CTL_EX_USAGE, argc ? argv[0] : "",
+				"unknown command (try berthctl help)");
 	if (strcmp(argv[0], "unlock") == 0)
 		return cmd_unlock(st, argc, argv);
 	if (argc >= 2 && strcmp(argv[1], "ls") == 0)
