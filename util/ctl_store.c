@@ -86,7 +86,7 @@ static void gc_progress_cb(void *ctx, const char *phase, long done)
 
 static void gc_print(const struct gc_stats *s, int dry_run)
 {
-	char hf[32], hk[32];
+	char hf[32], hk[32], up[64] = "";
 	const char *rm = dry_run ? "would remove" : "removed";
 
 	printf("gc%s: %ld repositories (%s %ld); manifests: %ld kept, %s %ld%s",
@@ -99,10 +99,11 @@ static void gc_print(const struct gc_stats *s, int dry_run)
 	       ctl_human(s->bytes_kept, hk, sizeof(hk)), s->blobs_recent, s->blobs_raced, rm,
 	       s->blobs_removed, ctl_human(s->bytes_freed, hf, sizeof(hf)),
 	       dry_run ? "to free" : "freed");
-	printf("also %s: %ld repository links, %ld referrer/parent entries%s%ld%s; "
+	if (!dry_run) /* a dry run sweeps nothing */
+		snprintf(up, sizeof(up), ", %ld expired uploads/temporaries", s->uploads_removed);
+	printf("also %s: %ld repository links, %ld referrer/parent entries%s; "
 	       "%ld put back from a dead collector's trash\n", rm, s->links_removed,
-	       s->entries_removed, dry_run ? "" : ", ", dry_run ? 0 : s->uploads_removed,
-	       dry_run ? "" : " expired uploads/temporaries", s->trash_recovered);
+	       s->entries_removed, up, s->trash_recovered);
 	printf("took %.3f s\n", s->seconds);
 }
 
