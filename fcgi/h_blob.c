@@ -23,9 +23,7 @@ enum berr h_blob_get(struct req *r)
 		return err;
 	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
 		return err;
-	if ((err = store_blob_linked(r->store, r->route.name, &d)))
-		return err;
-	if ((err = store_blob_stat(r->store, &d, &size)))
+	if ((err = store_blob_linked_size(r->store, r->route.name, &d, &size)))
 		return err;
 	digest_format(&d, ds);
 	resp_header(r, "Docker-Content-Digest", "%s", ds);

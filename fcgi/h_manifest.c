@@ -42,8 +42,9 @@ static enum berr resolve(struct req *r, struct digest *d, int *by_digest)
 		return err;
 	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
 		return err;
+	/* checked by the caller's store_manifest_linked, which reads the type */
 	if (!*by_digest)
-		return unknown(r, store_tag_resolve(r->store, r->route.name, r->route.ref, d));
+		return unknown(r, store_tag_read(r->store, r->route.name, r->route.ref, d));
 	return BERR_OK;
 }
 

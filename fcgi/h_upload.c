@@ -41,8 +41,9 @@ static void blob_created(struct req *r, const struct digest *d)
 	resp_send(r, 201, NULL, NULL, 0);
 }
 
-/* Append the whole request body to the session.  Once the session stages a
- * big body (store/stage.c), it is read straight into the stage's buffer. */
+/* Append the whole request body to the session, read straight into the
+ * stage's buffer (store/stage.c), so that a byte crosses user space once.
+ * `buf` is only for a session that cannot stage: append then says why. */
 static enum berr stream_body(struct req *r, struct upload *u, int64_t *got)
 {
 	static char *buf;

@@ -138,6 +138,12 @@ int store_repo_exists(struct store *s, const char *name)
 
 enum berr store_blob_linked(struct store *s, const char *name, const struct digest *d)
 {
+	return store_blob_linked_size(s, name, d, NULL);
+}
+
+enum berr store_blob_linked_size(struct store *s, const char *name, const struct digest *d,
+				 int64_t *size)
+{
 	char path[PATH_MAX], dstr[DIGEST_STR_MAX];
 	enum berr rc;
 
@@ -147,7 +153,7 @@ enum berr store_blob_linked(struct store *s, const char *name, const struct dige
 	if (!fs_exists(path))
 		return berr_set(BERR_BLOB_UNKNOWN, "blob %s is not in repository %s",
 				digest_format(d, dstr), name);
-	return store_blob_stat(s, d, NULL);
+	return store_blob_stat(s, d, size);
 }
 
 /* The collector took the blob while we published a reference to it. */
@@ -356,11 +362,10 @@ enum berr store_manifest_put(struct store *s, const char *name, const struct man
 	return rc;
 }
 
-enum berr store_tag_resolve(struct store *s, const char *name, const char *tag,
-			    struct digest *out)
+enum berr store_tag_read(struct store *s, const char *name, const char *tag,
+			 struct digest *out)
 {
 	char path[PATH_MAX], buf[DIGEST_STR_MAX + 8];
-	struct digest d;
 	enum berr rc;
 
 	rc = tag_path(s, name, tag, path, sizeof(path));
@@ -372,14 +377,23 @@ enum berr store_tag_resolve(struct store *s, const char *name, const char *tag,
 	if (rc)
 		return rc;
 	buf[strcspn(buf, " \t\r\n")] = '\0';
-	if (digest_parse(&d, buf) != BERR_OK)
+	if (digest_parse(out, buf) != BERR_OK)
 		return berr_set(BERR_INTERNAL, "%s: damaged tag file", path);
-	rc = store_manifest_linked(s, name, &d, NULL, 0);
-	if (rc)
-		return rc;
-	if (out)
-		*out = d;
 	return BERR_OK;
+}
+
+enum berr store_tag_resolve(struct store *s, const char *name, const char *tag,
+			    struct digest *out)
+{
+	struct digest d;
+	enum berr rc;
+
+	rc = store_tag_read(s, name, tag, &d);
+	if (rc == BERR_OK)
+		rc = store_manifest_linked(s, name, &d, NULL, 0);
+	if (rc == BERR_OK && out)
+		*out = d;
+	return rc;
 }
 
 /* Remove the tag file at `path` if it still holds `line` (a tag set to

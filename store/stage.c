@@ -322,11 +322,11 @@ enum berr stage_write(struct stage *st, int fd, int64_t pos, const void *data, s
 	return BERR_OK;
 }
 
-void *stage_space(struct stage *st, size_t *cap)
+void *stage_space(struct stage *st, int fd, int64_t pos, struct hasher *h, size_t *cap)
 {
 	struct stage_buf *b = &st->b[st->cur];
 
-	if (!st->started)
+	if (!st->started && stage_start(st, fd, pos, h) != BERR_OK)
 		return NULL;
 	*cap = STAGE_CAP - b->len;
 	return b->p + b->len;

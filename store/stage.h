@@ -6,7 +6,7 @@
  *   stage_init(&st, direct); copy the file's path into st.path
  *   stage_write(&st, fd, pos, data, n, h)   appends at pos (= the end of the
  *                                           previous write) and hashes into h
- *   stage_space(&st, &cap)                  where to read the next bytes to,
+ *   stage_space(&st, fd, pos, h, &cap)      where to read the next bytes to,
  *                                           so that stage_write need not copy
  *   stage_flush(&st)                        all bytes on the file, h final;
  *                                           before fdatasync or reading h
@@ -68,9 +68,10 @@ void stage_init(struct stage *st, int enabled);
 enum berr stage_write(struct stage *st, int fd, int64_t pos, const void *data, size_t n,
 		      struct hasher *h);
 enum berr stage_flush(struct stage *st);
-/* The free part of the buffer being filled (NULL when no run is staged):
- * stage_write from exactly there takes the bytes without copying them. */
-void *stage_space(struct stage *st, size_t *cap);
+/* The free part of the buffer being filled, starting a run at `pos` if none
+ * is (NULL if that fails): stage_write from exactly there takes the bytes
+ * without copying them. */
+void *stage_space(struct stage *st, int fd, int64_t pos, struct hasher *h, size_t *cap);
 void stage_drop(struct stage *st);
 void stage_release(struct stage *st);
 

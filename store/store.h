@@ -121,6 +121,9 @@ enum berr store_blob_read(struct store *s, const struct digest *d, size_t max,
 int store_repo_exists(struct store *s, const char *name);
 /* 0 = linked; BERR_BLOB_UNKNOWN if not linked into `name` or the blob is gone. */
 enum berr store_blob_linked(struct store *s, const char *name, const struct digest *d);
+/* The same, with the blob's size (from the stat that checks it is there). */
+enum berr store_blob_linked_size(struct store *s, const char *name, const struct digest *d,
+				 int64_t *size);
 /* Links an existing blob into `name` (BERR_BLOB_UNKNOWN if the blob is absent). */
 enum berr store_blob_link(struct store *s, const char *name, const struct digest *d);
 
@@ -143,6 +146,11 @@ enum berr store_manifest_put(struct store *s, const char *name, const struct man
 			     struct digest *out);
 /* Resolve a tag of `name`: BERR_MANIFEST_UNKNOWN if absent, or if it names a
  * manifest that is not (any longer) linked. */
+/* The digest a tag names, unchecked: BERR_MANIFEST_UNKNOWN if the tag is
+ * absent.  For a caller that checks the manifest with store_manifest_linked
+ * itself (a GET wants its media type anyway). */
+enum berr store_tag_read(struct store *s, const char *name, const char *tag,
+			 struct digest *out);
 enum berr store_tag_resolve(struct store *s, const char *name, const char *tag,
 			    struct digest *out);
 /* Point `tag` at `d` (atomically replaces the previous target). */

@@ -436,30 +436,6 @@ enum berr store_upload_open(struct store *s, const char *name, const char *id,
 	return rc;
 }
 
-enum berr store_upload_peek(struct store *s, const char *name, const char *id,
-			    struct upload *u)
-{
-	struct ustate st;
-	enum berr rc;
-
-	upload_reset(u, s);
-	rc = state_read(s, id, &st);
-	if (rc)
-		return rc;
-	if (strcmp(st.repo, name) != 0 || expired(s, st.updated, time(NULL)))
-		return berr_set(BERR_BLOB_UPLOAD_UNKNOWN, "upload %s is unknown in repository %s",
-				id, name);
-	snprintf(u->id, sizeof(u->id), "%.36s", id);
-	snprintf(u->repo, sizeof(u->repo), "%s", name);
-	u->offset = st.offset;
-	u->created = st.created;
-	u->updated = st.updated;
-	if (hasher_load(&u->hash, st.hash) != BERR_OK)
-		hasher_init(&u->hash, DIGEST_SHA256);
-	u->committed = u->hash;
-	return BERR_OK;
-}
-
 enum berr store_upload_info(struct store *s, const char *id, struct upload *u)
 {
 	struct ustate st;
@@ -480,7 +456,28 @@ enum berr store_upload_info(struct store *s, const char *id, struct upload *u)
 	return BERR_OK;
 }
 
+enum berr store_upload_peek(struct store *s, const char *name, const char *id,
+			    struct upload *u)
+{
+	enum berr rc = store_upload_info(s, id, u);
+
+	if (rc)
+		return rc;
+	if (strcmp(u->repo, name) != 0 || expired(s, u->updated, time(NULL)))
+		return berr_set(BERR_BLOB_UPLOAD_UNKNOWN, "upload %s is unknown in repository %s",
+				id, name);
+	return BERR_OK;
+}
+
 /* ---- writing ---- */
+
+/* The stage opens `data` by name for O_DIRECT. */
+static enum berr stage_path(struct upload *u)
+{
+	if (u->stage.path[0])
+		return BERR_OK;
+	return session_path(u->store, u->id, "data", u->stage.path, sizeof(u->stage.path));
+}
 
 enum berr store_upload_append(struct upload *u, const void *buf, size_t n)
 {
@@ -503,8 +500,7 @@ enum berr store_upload_append(struct upload *u, const void *buf, size_t n)
 		if (rc)
 			return rc;
 	}
-	if (!u->stage.path[0] &&
-	    (rc = session_path(u->store, u->id, "data", u->stage.path, sizeof(u->stage.path))))
+	if ((rc = stage_path(u)))
 		return rc;
 	rc = stage_write(&u->stage, u->datafd, u->offset + u->pending, buf, n, &u->hash);
 	if (rc) {
@@ -538,7 +534,9 @@ static enum berr flush(struct upload *u)
 
 void *store_upload_space(struct upload *u, size_t *cap)
 {
-	return u->locked && !u->data_gone ? stage_space(&u->stage, cap) : NULL;
+	if (!u->locked || u->data_gone || stage_path(u) != BERR_OK)
+		return NULL;
+	return stage_space(&u->stage, u->datafd, u->offset + u->pending, &u->hash, cap);
 }
 
 enum berr store_upload_commit(struct upload *u)
