@@ -170,6 +170,7 @@ retries=$(cat "$W"/retries.* 2>/dev/null | wc -l)
 pulls=$(cat "$W"/pulls.* 2>/dev/null | wc -l)
 say "# $runs gc runs during $pushed pushes ($retries retried after losing a blob to gc), $pulls pulls"
 ok "gc ran at least 5 times during the pushes" test "$runs" -ge 5
+ok "the readers pulled while gc ran" test "$pulls" -gt 0
 ok "no gc run failed" test ! -s "$W/gc.fail"
 ok "gc removed something while clients pushed" grep -q 'removed [1-9]' "$W/gc.out"
 expect_eq "every image was pushed (24 with curl, 4 with skopeo)" "$pushed" 28

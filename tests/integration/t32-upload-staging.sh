@@ -107,7 +107,12 @@ whole_uploads() {
 	req PUT "$(q "$LOC" "digest=$d")" -H 'Content-Type: application/octet-stream' \
 		--data-binary @"$F/mono"
 	expect_status 201
+	expect_header Docker-Content-Digest "$d"
 	ok "$1 monolithic: the stored blob is the source" cmp -s "$F/mono" "$(blob_path "$d")"
+	req GET "/v2/$REPO/blobs/$d" -L
+	expect_status 200
+	ok "$1 monolithic: a pull returns the source" cmp -s "$F/mono" "$BODY"
+	ok "$1 monolithic: the session is gone" test ! -e "$STORE/uploads/$UUID"
 
 	mk_random "$F/stream" $((4 * 1048576 + 777))
 	start_upload
