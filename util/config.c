@@ -29,8 +29,10 @@ static const struct key keys[] = {
 	{ "store",            K_STR,   OFF(store), 0, 0 },
 	{ "socket",           K_STR,   OFF(socket), 0, 0 },
 	{ "upload_socket",    K_STR,   OFF(upload_socket), 0, 0 },
+	{ "token_socket",     K_STR,   OFF(token_socket), 0, 0 },
 	{ "workers",          K_INT,   OFF(workers), 1, 1024 },
 	{ "upload_workers",   K_INT,   OFF(upload_workers), 1, 1024 },
+	{ "token_workers",    K_INT,   OFF(token_workers), 1, 1024 },
 	{ "backlog",          K_INT,   OFF(backlog), 1, 65535 },
 	{ "socket_mode",      K_MODE,  OFF(socket_mode), 0, 0777 },
 	{ "upload_ttl",       K_LONG,  OFF(upload_ttl), 60, 365L * 86400 },
@@ -58,6 +60,10 @@ static const struct key keys[] = {
 	{ "state_dir",        K_STR,   OFF(state_dir), 0, 0 },
 	{ "login_fail_limit", K_INT,   OFF(login_fail_limit), 1, 1000000 },
 	{ "login_fail_window", K_LONG, OFF(login_fail_window), 1, 86400 },
+	{ "login_delay_max",  K_LONG,  OFF(login_delay_max), 1, 86400 },
+	{ "login_spray_limit", K_INT,  OFF(login_spray_limit), 1, 1000000 },
+	{ "login_account_limit", K_INT, OFF(login_account_limit), 1, 1000000 },
+	{ "login_cache_ttl",  K_LONG,  OFF(login_cache_ttl), 0, 86400 },
 	{ "ldap_uri",         K_STR,   OFF(ldap_uri), 0, 0 },
 	{ "ldap_starttls",    K_BOOL,  OFF(ldap_starttls), 0, 1 },
 	{ "ldap_ca_file",     K_STR,   OFF(ldap_ca_file), 0, 0 },
@@ -67,12 +73,15 @@ static const struct key keys[] = {
 	{ "ldap_user_base",   K_STR,   OFF(ldap_user_base), 0, 0 },
 	{ "ldap_user_filter", K_STR,   OFF(ldap_user_filter), 0, 0 },
 	{ "ldap_user_dn_template", K_STR, OFF(ldap_user_dn_template), 0, 0 },
+	{ "ldap_user_attr",   K_STR,   OFF(ldap_user_attr), 0, 0 },
 	{ "ldap_group_mode",  K_STR,   OFF(ldap_group_mode), 0, 0 },
 	{ "ldap_group_base",  K_STR,   OFF(ldap_group_base), 0, 0 },
 	{ "ldap_group_attr",  K_STR,   OFF(ldap_group_attr), 0, 0 },
 	{ "ldap_memberof_attr", K_STR, OFF(ldap_memberof_attr), 0, 0 },
 	{ "ldap_network_timeout", K_LONG, OFF(ldap_network_timeout), 1, 300 },
 	{ "ldap_timeout",     K_LONG,  OFF(ldap_timeout), 1, 300 },
+	{ "directory_socket", K_STR,   OFF(directory_socket), 0, 0 },
+	{ "directory_workers", K_INT,  OFF(directory_workers), 1, 64 },
 };
 
 static void set_defaults(struct config *c)
@@ -81,6 +90,7 @@ static void set_defaults(struct config *c)
 	c->socket = strdup("/run/berth/api.sock");
 	c->workers = 4;
 	c->upload_workers = 8;
+	c->token_workers = 2;
 	c->backlog = 1024;
 	c->socket_mode = 0660;
 	c->upload_ttl = 86400;
@@ -97,11 +107,17 @@ static void set_defaults(struct config *c)
 	c->token_ttl = 300;
 	c->refresh_ttl = 30L * 86400;
 	c->login_fail_limit = 5;
-	c->login_fail_window = 300;
+	c->login_fail_window = 900;
+	c->login_delay_max = 900;
+	c->login_spray_limit = 10;
+	c->login_account_limit = 50;
+	c->login_cache_ttl = 300;
 	c->ldap_user_filter = strdup("(uid=%s)");
 	c->ldap_group_mode = strdup("none");
 	c->ldap_group_attr = strdup("cn");
 	c->ldap_memberof_attr = strdup("memberOf");
+	c->ldap_user_attr = strdup("uid");
+	c->directory_workers = 2;
 	c->ldap_network_timeout = 5;
 	c->ldap_timeout = 5;
 }
@@ -195,16 +211,16 @@ static enum berr parse_line(struct config *c, char *s, const char *file, int lin
 	return berr_set(BERR_INTERNAL, "%s:%d: unknown key \"%s\"", file, line, name);
 }
 
-/* signer.sock in the directory of a unix `socket`, else /run/berth/. */
-static enum berr default_signer_socket(struct config *c)
+/* /NAME in the directory of a unix `socket`, else in /run/berth/. */
+static enum berr default_beside_socket(struct config *c, const char *name, char **out)
 {
 	const char *slash = c->socket[0] == '/' ? strrchr(c->socket, '/') : NULL;
 	size_t dl = slash ? (size_t)(slash - c->socket) : strlen("/run/berth");
 
-	if (!(c->signer_socket = malloc(dl + sizeof("/signer.sock"))))
+	if (!(*out = malloc(dl + strlen(name) + 1)))
 		return berr_set(BERR_INTERNAL, "out of memory");
-	memcpy(c->signer_socket, slash ? c->socket : "/run/berth", dl);
-	strcpy(c->signer_socket + dl, "/signer.sock");
+	memcpy(*out, slash ? c->socket : "/run/berth", dl);
+	strcpy(*out + dl, name);
 	return BERR_OK;
 }
 
@@ -237,7 +253,9 @@ enum berr config_load(struct config *c, const char *path)
 	else if (strcmp(c->auth, "token") == 0 && !c->signing_key)
 		err = berr_set(BERR_INTERNAL, "%s: auth = token needs \"signing_key\"", path);
 	if (!err && !c->signer_socket)
-		err = default_signer_socket(c);
+		err = default_beside_socket(c, "/signer.sock", &c->signer_socket);
+	if (!err && !c->directory_socket)
+		err = default_beside_socket(c, "/directory.sock", &c->directory_socket);
 out:
 	if (f)
 		fclose(f);

@@ -10,8 +10,12 @@
  *   socket         = /run/berth/api.sock    FastCGI socket of the API pool:
  *                                           a path (unix socket) or HOST:PORT (TCP)
  *   upload_socket  = /run/berth/upload.sock FastCGI socket of the upload pool
+ *   token_socket   = /run/berth/token.sock  FastCGI socket of the token pool (/token):
+ *                                           logins never occupy the API workers;
+ *                                           unset: /token is served by the API pool
  *   workers        = 4      API workers (manifests, HEAD, tags, tokens)
  *   upload_workers = 8      upload workers (each streamed PATCH holds one)
+ *   token_workers  = 2      token workers (logins, refresh tokens)
  *   backlog        = 1024   listen() backlog: requests beyond the pool wait here
  *   socket_mode    = 0660   permissions of unix sockets
  *   upload_ttl     = 86400  seconds an idle upload session is kept
@@ -41,8 +45,16 @@
  *   tokens_file    =        repository-scoped access tokens (berthctl token …)
  *   policy_file    =        who may do what on which repositories
  *   state_dir      =        shared state: failed-login counters, revocations
- *   login_fail_limit  = 5   failed logins per user and per address ...
- *   login_fail_window = 300 ... within this many seconds, then 429
+ *   login_fail_limit  = 5   failed logins of one account from one address that
+ *                           cost nothing; each further one doubles a delay
+ *   login_fail_window = 900 seconds a failure is remembered
+ *   login_delay_max   = 900 longest delay (seconds) between tries of one account
+ *   login_spray_limit = 10  distinct failing accounts from one address within
+ *                           the window before that address is slowed down
+ *   login_account_limit = 50 failures of one account from all addresses within
+ *                           the window before unfamiliar addresses are slowed
+ *   login_cache_ttl   = 300 seconds a verified local password is remembered
+ *                           (keyed hash, per worker; 0: off)
  *   ldap_uri       =        space/comma-separated URIs, tried in order (failover)
  *   ldap_starttls  = false  StartTLS on ldap:// URIs
  *   ldap_ca_file   =        CA file for ldaps:// and StartTLS
@@ -51,6 +63,9 @@
  *   ldap_bind_password_file =
  *   ldap_user_base =        search base for users
  *   ldap_user_filter = (uid=%s)   %s = the username, escaped per RFC 4515
+ *   ldap_user_attr = uid    the naming attribute whose value (as the directory
+ *                           spells it) becomes the user's name: uid, or
+ *                           sAMAccountName on Active Directory
  *   ldap_user_dn_template = direct bind DN, e.g. uid=%s,ou=people,dc=example,dc=org
  *   ldap_group_mode = none  none | memberof | member | memberuid
  *   ldap_group_base =       search base for groups (member, memberuid)
@@ -58,6 +73,10 @@
  *   ldap_memberof_attr = memberOf
  *   ldap_network_timeout = 5  seconds to connect
  *   ldap_timeout   = 5      seconds for each operation
+ *   directory_socket =      the directory process's unix socket; empty:
+ *                           directory.sock beside `socket`
+ *   directory_workers = 2   directory processes (each holds one LDAP connection
+ *                           and serves one login at a time)
  *
  *   log_level      = info   error | warn | info | debug
  *   pidfile        =        optional
@@ -72,8 +91,10 @@ struct config {
 	char *store;
 	char *socket;
 	char *upload_socket;  /* NULL: uploads served by the API pool */
+	char *token_socket;   /* NULL: /token served by the API pool */
 	int workers;
 	int upload_workers;
+	int token_workers;
 	int backlog;
 	int socket_mode;
 	long upload_ttl;
@@ -102,6 +123,10 @@ struct config {
 	char *state_dir;
 	int login_fail_limit;
 	long login_fail_window;
+	long login_delay_max;
+	int login_spray_limit;
+	int login_account_limit;
+	long login_cache_ttl;
 	char *ldap_uri;
 	int ldap_starttls;
 	char *ldap_ca_file;
@@ -111,12 +136,15 @@ struct config {
 	char *ldap_user_base;
 	char *ldap_user_filter;
 	char *ldap_user_dn_template;
+	char *ldap_user_attr;
 	char *ldap_group_mode;
 	char *ldap_group_base;
 	char *ldap_group_attr;
 	char *ldap_memberof_attr;
 	long ldap_network_timeout;
 	long ldap_timeout;
+	char *directory_socket;
+	int directory_workers;
 };
 
 /* Defaults, then the file.  On error returns BERR_INTERNAL with
