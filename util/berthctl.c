@@ -7,6 +7,8 @@
  *   fsck            fsck                               util/ctl_fsck.c (via ctl_store.c)
  *   locks           lock, unlock                       util/ctl_lock.c (via ctl_store.c)
  *   auth commands   user, token                        util/ctl_auth.c
+ *   directory       ldap test                          util/ctl_ldap.c
+ *   policy          policy explain                     util/ctl_policy.c
  *   what they share (errors, exit codes, --json)       util/ctl.c
  *
  * Exit codes: 0 success, 1 a problem (not found, fsck found something,
@@ -19,6 +21,8 @@
 
 #include "util/config.h"
 #include "util/ctl_auth.h"
+#include "util/ctl_ldap.h"
+#include "util/ctl_policy.h"
 #include "util/ctl_store.h"
 #include "util/log.h"
 
@@ -37,6 +41,9 @@ static void usage(FILE *f)
 		"  user add|passwd|rm NAME, user ls   local users (bcrypt)\n"
 		"  token create NAME --scope S [--expires 90d], token ls, token revoke NAME\n"
 		"                                     repository-scoped access tokens\n"
+		"  ldap test USER                     what the directory says of USER, and\n"
+		"                                     what the policy grants USER\n"
+		"  policy explain SUBJECT REPO ACTION which rule grants or denies\n"
 		"  help                               this text\n"
 		"\n"
 		"exit codes: 0 ok, 1 problem found / not found, 2 usage or config error,\n"
@@ -46,6 +53,13 @@ static void usage(FILE *f)
 static int is_help(const char *s)
 {
 	return strcmp(s, "help") == 0 || strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
+}
+
+/* Commands that need the configuration but not the store. */
+static int is_auth_cmd(const char *cmd)
+{
+	return strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0 ||
+	       strcmp(cmd, "ldap") == 0 || strcmp(cmd, "policy") == 0;
 }
 
 static int run(const char *path, int argc, char **argv)
@@ -59,8 +73,13 @@ static int run(const char *path, int argc, char **argv)
 		fprintf(stderr, "berthctl: %s\n", berr_detail());
 		return 2;
 	}
-	if (strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0) {
-		rc = ctl_auth_main(&cfg, argc, argv);
+	if (is_auth_cmd(cmd)) {
+		if (strcmp(cmd, "ldap") == 0)
+			rc = ctl_ldap_main(&cfg, argc, argv);
+		else if (strcmp(cmd, "policy") == 0)
+			rc = ctl_policy_main(&cfg, argc, argv);
+		else
+			rc = ctl_auth_main(&cfg, argc, argv);
 		config_release(&cfg);
 		return rc;
 	}
@@ -100,7 +119,7 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(cmd, "user") && strcmp(cmd, "token") && !ctl_store_handles(cmd)) {
+	if (!is_auth_cmd(cmd) && !ctl_store_handles(cmd)) {
 		fprintf(stderr, "berthctl: unknown command \"%s\" (try berthctl help)\n", cmd);
 		return 2;
 	}
