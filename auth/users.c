@@ -15,6 +15,15 @@
  * CRYPTO_memcmp.  Token secrets are 256 random bits, so a single SHA-256 is
  * enough (no stretching needed against guessing).
  *
+ * The bcrypt cache (auth_users_verify_cached): a table per process, since
+ * workers share nothing and a shared table would hold what lets a reader
+ * skip bcrypt.  The HMAC key is drawn from the CSPRNG in each process (a
+ * forked worker draws its own and forgets its parent's entries), so an
+ * entry is useless outside the process and a memory dump shows no
+ * password.  A hit compares the stored hash with the file's current one:
+ * the file is read on every login anyway, so this costs nothing and makes
+ * a password change or removal end the entry at once, on every host.
+ *
  * Editing: file_edit() is the one place that rewrites either file: lock
  * (<file>.lock, O_EXCL), read, let a callback replace, drop or append the
  * line of one name, write a temporary file 0600 in the same directory,
@@ -32,6 +41,8 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -60,6 +71,22 @@ int auth_name_valid(const char *name)
 			return 0;
 	}
 	return 1;
+}
+
+size_t auth_name_canonical(const char *in, char *out, size_t size)
+{
+	size_t n;
+
+	if (size == 0)
+		return 0;
+	while (*in == ' ' || *in == '\t')
+		in++;
+	for (n = 0; in[n] && n + 1 < size; n++)
+		out[n] = in[n] >= 'A' && in[n] <= 'Z' ? (char)(in[n] - 'A' + 'a') : in[n];
+	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+		n--;
+	out[n] = '\0';
+	return n;
 }
 
 void auth_strv_free(char **v)
@@ -282,26 +309,128 @@ static char *user_hash(const char *file, const char *user)
 	return NULL;
 }
 
-enum berr auth_users_verify(const char *path, const char *user, const char *password)
+/* ---- the cache of successful checks (see the top of this file) ---- */
+
+#define CACHE_HASH_MAX 128      /* a bcrypt hash is 60 characters */
+
+static struct cache_entry {
+	unsigned char mac[SHA256_DIGEST_LENGTH];
+	char hash[CACHE_HASH_MAX];
+	time_t expires;         /* 0: free */
+} cache[AUTH_USERS_CACHE];
+static unsigned char cache_key[32];
+static pid_t cache_pid;
+static unsigned long cache_hits, cache_misses;
+
+void auth_users_cache_stats(unsigned long *hits, unsigned long *misses)
 {
-	char out[CRYPT_OUTPUT_SIZE], *file = NULL, *hash = NULL;
-	enum berr rc;
+	*hits = cache_hits;
+	*misses = cache_misses;
+}
+
+/* HMAC-SHA256(process key, user NUL password) into mac; 0 on failure. */
+static int cache_mac(const char *user, const char *password,
+		     unsigned char mac[SHA256_DIGEST_LENGTH])
+{
+	unsigned char msg[AUTH_NAME_MAX + 1 + AUTH_PASSWORD_MAX];
+	size_t nu = strlen(user), np = strlen(password);
+	unsigned len = 0;
+	int ok;
+
+	if (cache_pid != getpid()) {    /* first use, or a fork: a key of our own */
+		memset(cache, 0, sizeof cache);
+		if (RAND_bytes(cache_key, sizeof cache_key) != 1)
+			return 0;
+		cache_pid = getpid();
+	}
+	if (nu > AUTH_NAME_MAX || np > AUTH_PASSWORD_MAX)
+		return 0;
+	memcpy(msg, user, nu);
+	msg[nu] = '\0';
+	memcpy(msg + nu + 1, password, np);
+	ok = HMAC(EVP_sha256(), cache_key, sizeof cache_key, msg, nu + 1 + np, mac, &len) != NULL &&
+	     len == SHA256_DIGEST_LENGTH;
+	OPENSSL_cleanse(msg, sizeof msg);
+	return ok;
+}
+
+/* The live entry for mac, or NULL. */
+static struct cache_entry *cache_find(const unsigned char *mac, time_t now)
+{
+	for (size_t i = 0; i < AUTH_USERS_CACHE; i++)
+		if (cache[i].expires > now && CRYPTO_memcmp(cache[i].mac, mac, sizeof cache[i].mac) == 0)
+			return &cache[i];
+	return NULL;
+}
+
+static void cache_store(const unsigned char *mac, const char *hash, long ttl, time_t now)
+{
+	struct cache_entry *e = cache_find(mac, now), *victim = &cache[0];
+
+	if (strlen(hash) >= CACHE_HASH_MAX)
+		return;
+	for (size_t i = 0; e == NULL && i < AUTH_USERS_CACHE; i++)
+		if (cache[i].expires < victim->expires)       /* free or soonest gone */
+			victim = &cache[i];
+	if (e == NULL)
+		e = victim;
+	memcpy(e->mac, mac, sizeof e->mac);
+	snprintf(e->hash, sizeof e->hash, "%s", hash);
+	e->expires = now + ttl;
+}
+
+/* One bcrypt of `password` against `hash` (NULL: the dummy): 1 if it matches. */
+static int bcrypt_matches(const char *path, const char *user, const char *hash,
+			  const char *password)
+{
+	char out[CRYPT_OUTPUT_SIZE];
 	int match = 0;
 
-	if ((rc = file_read(path, &file)))
-		return rc;
-	if (auth_name_valid(user))
-		hash = user_hash(file, user);
 	if (hash && strncmp(hash, "$2", 2) != 0)
 		log_warn("%s: user %s has no bcrypt hash; login refused", path, user);
+	cache_misses++;
 	if (bcrypt_run(password ? password : "", hash ? hash : DUMMY_HASH, out) && hash &&
 	    password && password[0] && strlen(password) <= AUTH_PASSWORD_MAX &&
 	    strlen(out) == strlen(hash))
 		match = CRYPTO_memcmp(out, hash, strlen(hash)) == 0;
 	explicit_bzero(out, sizeof out);
+	return match;
+}
+
+enum berr auth_users_verify_cached(const char *path, const char *user, const char *password,
+				   long ttl, time_t now)
+{
+	unsigned char mac[SHA256_DIGEST_LENGTH];
+	struct cache_entry *e = NULL;
+	char *file = NULL, *hash = NULL;
+	int keyed = 0, match;
+	enum berr rc;
+
+	if ((rc = file_read(path, &file)))
+		return rc;
+	if (auth_name_valid(user))
+		hash = user_hash(file, user);
+	if (ttl > 0 && hash && password && password[0])
+		keyed = cache_mac(user, password, mac);
+	if (keyed && (e = cache_find(mac, now)) != NULL && strcmp(e->hash, hash) != 0) {
+		e->expires = 0;         /* the password changed since */
+		e = NULL;
+	}
+	if (e != NULL) {
+		cache_hits++;
+		match = 1;
+	} else if ((match = bcrypt_matches(path, user, hash, password)) && keyed) {
+		cache_store(mac, hash, ttl, now);
+	}
+	OPENSSL_cleanse(mac, sizeof mac);
 	free(hash);
 	free(file);
 	return match ? BERR_OK : berr_set(BERR_UNAUTHORIZED, BAD_LOGIN);
+}
+
+enum berr auth_users_verify(const char *path, const char *user, const char *password)
+{
+	return auth_users_verify_cached(path, user, password, 0, 0);
 }
 
 struct user_edit {
@@ -747,4 +876,63 @@ enum berr auth_repotoken_verify(const char *path, const char *name, const char *
 	}
 	auth_repotoken_list_free(list, n);
 	return rc;
+}
+
+/* ---------------------------------------------------------------- revocation */
+
+static enum berr revoke_path(const char *state_dir, const char *name, char *out, size_t size)
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char canon[512], hex[2 * SHA256_DIGEST_LENGTH + 1];
+	size_t n = auth_name_canonical(name, canon, sizeof canon);
+
+	if (state_dir == NULL || state_dir[0] == '\0')
+		return berr_set(BERR_INTERNAL, "state_dir is not set: revocations need a "
+				"directory shared by all workers");
+	if (n == 0)
+		return berr_set(BERR_NAME_INVALID, "an empty user name");
+	SHA256((const unsigned char *)canon, n, md);
+	for (size_t i = 0; i < sizeof md; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return fs_path(out, size, "%s/revoked/user-%s", state_dir, hex);
+}
+
+enum berr auth_user_revoke(const char *state_dir, const char *name, time_t now)
+{
+	struct timespec ts[2] = { { now, 0 }, { now, 0 } };
+	char path[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+	enum berr rc;
+	int fd;
+
+	if ((rc = revoke_path(state_dir, name, path, sizeof path)) ||
+	    (rc = fs_path(dir, sizeof dir, "%s/revoked", state_dir)) || (rc = fs_mkdir_p(dir)))
+		return rc;
+	/* Never move a revocation back (clocks of two hosts may disagree). */
+	if (stat(path, &st) == 0 && st.st_mtime > now)
+		return BERR_OK;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return berr_sys("creating", path);
+	if (futimens(fd, ts) != 0)
+		rc = berr_sys("setting the time of", path);
+	else if (fsync(fd) != 0)
+		rc = berr_sys("fsync", path);
+	close(fd);
+	return rc ? rc : fs_fsync_parent(path);
+}
+
+int auth_user_revoked(const char *state_dir, const char *name, time_t iat)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (name == NULL || revoke_path(state_dir, name, path, sizeof path) != BERR_OK) {
+		berr_clear();
+		return 0;
+	}
+	if (stat(path, &st) == 0 && st.st_mtime >= iat)
+		return 1;
+	return auth_name_valid(name) &&
+	       fs_path(path, sizeof path, "%s/revoked/user-%s", state_dir, name) == BERR_OK &&
+	       stat(path, &st) == 0 && st.st_mtime >= iat;
 }

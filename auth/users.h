@@ -42,6 +42,12 @@
  * starting with '-'. */
 int auth_name_valid(const char *name);
 
+/* The account name that counters and revocations are keyed on: `in`
+ * without leading and trailing blanks, ASCII letters lowercased (UTF-8
+ * bytes kept), into out[size] (truncated to fit).  Its length; 0 when
+ * nothing is left. */
+size_t auth_name_canonical(const char *in, char *out, size_t size);
+
 /* ---------------------------------------------------------------- users */
 
 /* Check `password` for `user`.  BERR_OK, or BERR_UNAUTHORIZED "invalid
@@ -50,6 +56,19 @@ int auth_name_valid(const char *name);
  * so timing does not tell which.  A missing file is "no users".
  * BERR_INTERNAL for an unreadable file. */
 enum berr auth_users_verify(const char *path, const char *user, const char *password);
+
+/* The same, remembering a successful check in this process for `ttl`
+ * seconds (0: not at all) so that a storm of logins with the same
+ * credentials costs one bcrypt.  An entry is keyed by HMAC-SHA256(a random
+ * key of this process, user NUL password), never the password, and holds
+ * the bcrypt hash it was checked against: a hit needs the file to hold
+ * exactly that hash for `user` still, so `user passwd` and `user rm` end it
+ * at once, on every host.  At most AUTH_USERS_CACHE entries. */
+#define AUTH_USERS_CACHE 64
+enum berr auth_users_verify_cached(const char *path, const char *user, const char *password,
+				   long ttl, time_t now);
+/* Hits and misses (bcrypt runs) of that cache in this process so far. */
+void auth_users_cache_stats(unsigned long *hits, unsigned long *misses);
 
 /* Add (`create` = 1; BERR_DENIED "user NAME exists" if present) or change
  * the password of (`create` = 0; BERR_NAME_UNKNOWN if absent) `user`.
@@ -67,6 +86,17 @@ int auth_users_exists(const char *path, const char *user);
 enum berr auth_users_list(const char *path, char ***names, size_t *count);
 
 void auth_strv_free(char **v);
+
+/* ---------------------------------------------------------------- revocation */
+
+/* End every refresh token of `name` (a local or directory user) issued at
+ * or before `now`, on every host that shares state_dir: sets the mtime of
+ * <state_dir>/revoked/user-<hex sha256 of auth_name_canonical(name)> (a
+ * hash: directory names may hold '/', blanks and UTF-8). */
+enum berr auth_user_revoke(const char *state_dir, const char *name, time_t now);
+/* 1 if tokens of `name` issued at `iat` are revoked by that file, or by the
+ * <state_dir>/revoked/user-<name> files of earlier versions. */
+int auth_user_revoked(const char *state_dir, const char *name, time_t iat);
 
 /* ---------------------------------------------------------------- tokens */
 

@@ -29,12 +29,17 @@ static const char USER_USAGE[] =
 	"       berthctl user passwd NAME [--password-stdin]\n"
 	"       berthctl user rm NAME\n"
 	"       berthctl user ls [--json]\n"
+	"       berthctl user revoke NAME\n"
 	"\n"
 	"Local users (users_file), for docker login without a directory.\n"
 	"NAME: 1-64 of A-Z a-z 0-9 . _ -, not starting with -.\n"
 	"The password is asked twice on a terminal, or read from the first line\n"
 	"of stdin (--password-stdin, or whenever stdin is not a terminal);\n"
 	"1-72 bytes (bcrypt ignores the rest).\n"
+	"revoke ends every refresh token (docker login's stored session) issued\n"
+	"to NAME until now, on every host sharing state_dir; NAME may be a local\n"
+	"or a directory user, as the directory spells it.  passwd and rm revoke\n"
+	"too.  Access tokens already issued live on until they expire (token_ttl).\n"
 	"exit codes: 0 ok, 1 not found / exists / failed, 2 usage\n";
 
 static const char TOKEN_USAGE[] =
@@ -148,6 +153,45 @@ static int token_name_taken(const struct config *cfg, const char *name)
 	return taken;
 }
 
+/* End NAME's refresh tokens issued until now, and return once the clock
+ * has passed that second: tokens carry whole seconds, so a login right
+ * after this command must not fall in the revoked second.  0 or an exit
+ * code, after saying why. */
+static int revoke_sessions(const struct config *cfg, const char *cmd, const char *name)
+{
+	struct timespec ts;
+	time_t now = time(NULL);
+
+	if (auth_user_revoke(cfg->state_dir, name, now)) {
+		fprintf(stderr, "berthctl %s: could not revoke the refresh tokens of %s: %s\n",
+			cmd, name, berr_detail());
+		return 1;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (ts.tv_sec <= now) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = 1000000000L - ts.tv_nsec + 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec = 1;
+			ts.tv_nsec -= 1000000000L;
+		}
+		nanosleep(&ts, NULL);
+	}
+	return 0;
+}
+
+/* user passwd / user rm: their old sessions end too (no state_dir: no
+ * revocations, and nothing to say but that). */
+static int revoke_after_change(const struct config *cfg, const char *cmd, const char *name)
+{
+	if (cfg->state_dir == NULL || cfg->state_dir[0] == '\0') {
+		fprintf(stderr, "berthctl %s: state_dir is not set: refresh tokens issued to %s "
+			"stay valid until they expire\n", cmd, name);
+		return 0;
+	}
+	return revoke_sessions(cfg, cmd, name);
+}
+
 /* user add / user passwd */
 static int user_set(const struct config *cfg, int argc, char **argv, int create)
 {
@@ -189,7 +233,10 @@ static int user_set(const struct config *cfg, int argc, char **argv, int create)
 	}
 	if (err)
 		return fail(cmd, err);
-	printf("%s %s\n", create ? "added user" : "changed the password of", name);
+	if (!create && (rc = revoke_after_change(cfg, cmd, name)))
+		return rc;
+	printf("%s %s%s\n", create ? "added user" : "changed the password of", name,
+	       create ? "" : " (its refresh tokens are revoked)");
 	return 0;
 }
 
@@ -206,7 +253,25 @@ static int user_rm(const struct config *cfg, int argc, char **argv)
 		return rc;
 	if ((err = auth_users_remove(cfg->users_file, argv[2])))
 		return fail("user rm", err);
+	if ((rc = revoke_after_change(cfg, "user rm", argv[2])))
+		return rc;
 	printf("removed user %s\n", argv[2]);
+	return 0;
+}
+
+static int user_revoke(const struct config *cfg, int argc, char **argv)
+{
+	int rc;
+
+	if (argc != 3 || argv[2][0] == '-' || argv[2][0] == '\0') {
+		fprintf(stderr, "berthctl user revoke: want exactly one NAME\n%s", USER_USAGE);
+		return 2;
+	}
+	if ((rc = need_file("user revoke", "state_dir", cfg->state_dir, cfg->path)))
+		return rc;
+	if ((rc = revoke_sessions(cfg, "user revoke", argv[2])))
+		return rc;
+	printf("revoked the refresh tokens of %s\n", argv[2]);
 	return 0;
 }
 
@@ -426,6 +491,8 @@ int ctl_auth_main(const struct config *cfg, int argc, char **argv)
 		return user_rm(cfg, argc, argv);
 	if (user && strcmp(sub, "ls") == 0)
 		return user_ls(cfg, argc, argv);
+	if (user && strcmp(sub, "revoke") == 0)
+		return user_revoke(cfg, argc, argv);
 	if (!user && strcmp(sub, "create") == 0)
 		return token_create(cfg, argc, argv);
 	if (!user && strcmp(sub, "ls") == 0)

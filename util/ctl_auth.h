@@ -6,6 +6,8 @@
  *   berthctl user passwd NAME [--password-stdin]
  *   berthctl user rm NAME
  *   berthctl user ls [--json]
+ *   berthctl user revoke NAME          (local or directory user; passwd and rm
+ *                                       revoke too: auth_user_revoke())
  *   berthctl token create NAME --scope SCOPE [--scope SCOPE ...] [--expires 90d|12h|never]
  *   berthctl token ls [--json]
  *   berthctl token revoke NAME

@@ -1,10 +1,14 @@
 /*
  * test_users.c - the local users file (bcrypt) and repository tokens:
- * round trips, wrong and unknown logins, the atomic 0600 rewrite, and the
- * life of a token (create, verify, expire, revoke).
+ * round trips, wrong and unknown logins, the atomic 0600 rewrite, the life
+ * of a token (create, verify, expire, revoke), the per-process cache of
+ * successful bcrypt checks (hit, miss after passwd or rm, keyed on name and
+ * password apart, expiry, a forked worker's own key; tokens never run
+ * bcrypt), canonical names and user revocations.
  */
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auth/users.h"
@@ -218,6 +222,139 @@ static void test_tokens(void)
 	auth_repotoken_list_free(list, n);
 }
 
+
+/* bcrypt runs (cache misses) and hits since the last call. */
+static unsigned long last_hits, last_misses;
+static void cache_delta(unsigned long *hits, unsigned long *misses)
+{
+	unsigned long h, m;
+
+	auth_users_cache_stats(&h, &m);
+	*hits = h - last_hits;
+	*misses = m - last_misses;
+	last_hits = h;
+	last_misses = m;
+}
+#define CHECK_CACHE(h, m) do { \
+	unsigned long h_, m_; \
+	cache_delta(&h_, &m_); \
+	CHECK_INT(h_, h); \
+	CHECK_INT(m_, m); \
+} while (0)
+
+static void test_cache(void)
+{
+	char secret[AUTH_TOKEN_STR_SIZE], *scopes[] = { "repository:ci/app:pull" };
+	time_t t0 = 1767225600;
+	int status = -1;
+	pid_t pid;
+
+	CHECK_INT(auth_users_set(users, "gwen", "gwen-pw", COST, 1), BERR_OK);
+	CHECK_INT(auth_users_set(users, "ab", "cd", COST, 1), BERR_OK);
+	CHECK_INT(auth_users_set(users, "a", "bcd", COST, 1), BERR_OK);
+	auth_users_cache_stats(&last_hits, &last_misses);      /* count from here */
+	CHECK_CACHE(0, 0);
+	/* The first check runs bcrypt, the next ones do not. */
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0), BERR_OK);
+	CHECK_CACHE(0, 1);
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 1), BERR_OK);
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 299), BERR_OK);
+	CHECK_CACHE(2, 0);
+	/* A wrong password is never a hit; nor another user with her password. */
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw ", 300, t0 + 2), BERR_UNAUTHORIZED);
+	CHECK_INT(auth_users_verify_cached(users, "bob", "gwen-pw", 300, t0 + 2), BERR_UNAUTHORIZED);
+	CHECK_CACHE(0, 2);
+	/* Expiry: ttl seconds after the check that ran bcrypt. */
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 300), BERR_OK);
+	CHECK_CACHE(0, 1);
+	/* ttl 0: no cache at all. */
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 0, t0 + 301), BERR_OK);
+	CHECK_CACHE(0, 1);
+	/* Name and password are keyed apart: "ab"/"cd" is not "a"/"bcd". */
+	CHECK_INT(auth_users_verify_cached(users, "ab", "cd", 300, t0), BERR_OK);
+	CHECK_INT(auth_users_verify_cached(users, "a", "bcd", 300, t0), BERR_OK);
+	CHECK_CACHE(0, 2);
+	CHECK_INT(auth_users_verify_cached(users, "a", "bcd", 300, t0), BERR_OK);
+	CHECK_CACHE(1, 0);
+	/* A forked worker draws its own key and starts empty. */
+	if ((pid = fork()) == 0) {
+		unsigned long h, m;
+		auth_users_cache_stats(&h, &m);
+		auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 400);
+		auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 401);
+		auth_users_cache_stats(&h, &m);
+		_exit(m - last_misses == 1 && h - last_hits == 1 ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0);
+	/* A password change ends the entry at once. */
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 400), BERR_OK);
+	CHECK_CACHE(1, 0);
+	CHECK_INT(auth_users_set(users, "gwen", "gwen-new", COST, 0), BERR_OK);
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 401), BERR_UNAUTHORIZED);
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-new", 300, t0 + 401), BERR_OK);
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-new", 300, t0 + 402), BERR_OK);
+	CHECK_CACHE(1, 2);
+	/* Changing back to the old password is a new hash: no stale hit. */
+	CHECK_INT(auth_users_set(users, "gwen", "gwen-pw", COST, 0), BERR_OK);
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 403), BERR_OK);
+	CHECK_CACHE(0, 1);
+	/* So does removing the user. */
+	CHECK_INT(auth_users_remove(users, "gwen"), BERR_OK);
+	CHECK_INT(auth_users_verify_cached(users, "gwen", "gwen-pw", 300, t0 + 404), BERR_UNAUTHORIZED);
+	CHECK_CACHE(0, 1);
+	/* Repository tokens never run bcrypt, right or wrong. */
+	CHECK_INT(auth_repotoken_create(tokens, "cache-ci", scopes, 1, t0, 0, secret, sizeof secret),
+		  BERR_OK);
+	CHECK_INT(auth_repotoken_verify(tokens, "cache-ci", secret, t0, NULL), BERR_OK);
+	CHECK_INT(auth_repotoken_verify(tokens, "cache-ci", "berth_wrong", t0, NULL), BERR_UNAUTHORIZED);
+	CHECK_CACHE(0, 0);
+}
+
+static void test_canonical(void)
+{
+	char out[16];
+
+	CHECK_INT(auth_name_canonical("  Alice\t ", out, sizeof out), 5);
+	CHECK_STR(out, "alice");
+	CHECK_INT(auth_name_canonical("J\xc3\x9crgen@Corp", out, sizeof out), 12);
+	CHECK_STR(out, "j\xc3\x9crgen@corp");   /* UTF-8 bytes kept as they are */
+	CHECK_INT(auth_name_canonical("Ann Lee", out, sizeof out), 7);
+	CHECK_STR(out, "ann lee");
+	CHECK_INT(auth_name_canonical("   ", out, sizeof out), 0);
+	CHECK_INT(auth_name_canonical("abcdefghijklmnopqrstuvwxyz", out, sizeof out), 15);
+}
+
+static void test_revoke(void)
+{
+	char state[300], old[400];
+	time_t t0 = 1767225600;
+	FILE *f;
+
+	snprintf(state, sizeof state, "%s/state", dir);
+	CHECK_INT(auth_user_revoke(NULL, "alice", t0), BERR_INTERNAL);
+	CHECK(!auth_user_revoked(state, "alice", t0));
+	CHECK_INT(auth_user_revoke(state, "Alice ", t0), BERR_OK);
+	/* Tokens issued up to that second are revoked, later ones are not. */
+	CHECK(auth_user_revoked(state, "alice", t0 - 86400));
+	CHECK(auth_user_revoked(state, "alice", t0));
+	CHECK(!auth_user_revoked(state, "alice", t0 + 1));
+	CHECK(!auth_user_revoked(state, "bob", t0 - 86400));
+	/* Directory names with '/', blanks and UTF-8 are hashed into a name. */
+	CHECK_INT(auth_user_revoke(state, "../J\xc3\xbcrgen Corp/x", t0), BERR_OK);
+	CHECK(auth_user_revoked(state, "../j\xc3\xbcrgen corp/x", t0 - 1));
+	/* An earlier revocation time never replaces a later one. */
+	CHECK_INT(auth_user_revoke(state, "alice", t0 - 100), BERR_OK);
+	CHECK(auth_user_revoked(state, "alice", t0));
+	/* The files of earlier versions still count. */
+	snprintf(old, sizeof old, "%s/revoked/user-carl", state);
+	f = fopen(old, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK(auth_user_revoked(state, "carl", t0));
+}
+
 int main(void)
 {
 	char cmd[300];
@@ -233,6 +370,9 @@ int main(void)
 	test_users_rewrite();
 	test_scopes();
 	test_tokens();
+	test_cache();
+	test_canonical();
+	test_revoke();
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
