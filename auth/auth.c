@@ -6,8 +6,21 @@
  *   no token, or a bad one          401 UNAUTHORIZED + WWW-Authenticate challenge
  *   token lacks this repository     401 + challenge with error="insufficient_scope"
  *                                   (the client fetches a token for it)
- *   token names the repository but  403 DENIED: the token service already
- *   not this action                 asked the policy, which said no
+ *   token names the repository but  the policy is asked now, for the token's
+ *   not this action                 subject: if it would grant the action,
+ *                                   401 insufficient_scope asking for what the
+ *                                   token has there plus the action; only a
+ *                                   policy "no" is 403 DENIED
+ *
+ * Why ask the policy at request time: a token carries what the client asked
+ * for, not all it may have.  A client that asked for pull,push and then
+ * deletes (docker, containerd, distribution's own clients do) must be told
+ * to fetch a wider token, as distribution does; a 403 would tell it the
+ * delete is forbidden, which it is not.  The policy is only consulted on
+ * this miss path, never for a request the token already covers, and the
+ * answer matches what the token service would issue (the same policy, the
+ * same subject, a repository token's own scopes), so a client that follows
+ * the challenge gets the action and cannot loop.
  *
  * Every requested repository appears in a token's access claim, with an
  * empty action list when nothing was granted; that is what tells the last
@@ -15,10 +28,12 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 
 #include "auth/auth.h"
 #include "auth/login.h"
+#include "auth/users.h"
 #include "fcgi/request.h"
 
 static const char *action_scope(enum auth_action action)
@@ -40,22 +55,30 @@ static unsigned action_bit(enum auth_action action)
 	}
 }
 
-void auth_challenge(struct req *r, const char *repo, enum auth_action action,
-		    const char *error)
+/* The Bearer challenge with `scope` (a scope="…" parameter or ""). */
+static void challenge(struct req *r, const char *scope, const char *error)
 {
-	char realm[600], scope[400] = "";
+	char realm[600];
 
 	if (r->cfg->auth_realm && *r->cfg->auth_realm)
 		snprintf(realm, sizeof(realm), "%s", r->cfg->auth_realm);
 	else
 		snprintf(realm, sizeof(realm), "%s/token", r->base);
+	resp_header(r, "WWW-Authenticate", "Bearer realm=\"%s\",service=\"%s\"%s%s%s%s", realm,
+		    r->cfg->auth_service, scope, error ? ",error=\"" : "", error ? error : "",
+		    error ? "\"" : "");
+}
+
+void auth_challenge(struct req *r, const char *repo, enum auth_action action,
+		    const char *error)
+{
+	char scope[400] = "";
+
 	if (action == AUTH_CATALOG)
 		snprintf(scope, sizeof(scope), ",scope=\"registry:catalog:*\"");
 	else if (repo)
 		snprintf(scope, sizeof(scope), ",scope=\"repository:%s:%s\"", repo, action_scope(action));
-	resp_header(r, "WWW-Authenticate", "Bearer realm=\"%s\",service=\"%s\"%s%s%s%s", realm,
-		    r->cfg->auth_service, scope, error ? ",error=\"" : "", error ? error : "",
-		    error ? "\"" : "");
+	challenge(r, scope, error);
 }
 
 /* Verify the request's bearer token once; the outcome is kept in r. */
@@ -94,10 +117,78 @@ static int claim_names(const json_t *access, const char *repo)
 	return 0;
 }
 
+/* The scopes a repository token was created with, on `repo`: what the
+ * token service adds to the policy's answer for it.  Read from the tokens
+ * file, only on the insufficient-scope path. */
+static unsigned repotoken_actions(const struct config *cfg, const char *name, const char *repo)
+{
+	struct auth_repotoken *list = NULL;
+	struct auth_scope sc[AUTH_SCOPE_MAX];
+	size_t n = 0, i, k, j;
+	unsigned acts = 0;
+	time_t now = time(NULL);
+
+	if (!cfg->tokens_file || auth_repotoken_list(cfg->tokens_file, &list, &n))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (strcmp(list[i].name, name) != 0 || list[i].revoked ||
+		    (list[i].expires && list[i].expires <= now))
+			continue;
+		for (k = 0, j = 0; list[i].scopes && list[i].scopes[j]; j++)
+			k = auth_scope_parse(sc, k, AUTH_SCOPE_MAX, list[i].scopes[j]);
+		for (j = 0; j < k; j++)
+			if (sc[j].type == AUTH_SCOPE_REPOSITORY && strcmp(sc[j].name, repo) == 0)
+				acts |= sc[j].actions;
+	}
+	auth_repotoken_list_free(list, n);
+	return acts;
+}
+
+/* What the token service would give the subject of the verified claims on
+ * `repo` if it asked now. */
+static unsigned subject_may(struct req *r, struct auth_ctx *a, const char *repo)
+{
+	const json_t *berth = json_object_get(r->auth_claims, "berth");
+	const char *kind = json_string_value(json_object_get(berth, "kind"));
+	const char *sub = json_string_value(json_object_get(r->auth_claims, "sub"));
+	unsigned acts = auth_claims_policy_actions(a, r->auth_claims, repo);
+
+	if (kind && sub && strcmp(kind, "token") == 0)
+		acts |= repotoken_actions(r->cfg, sub, repo);
+	return acts;
+}
+
+/* The token names `repo` but lacks `want`: 401 insufficient_scope for the
+ * union of what it has there and `want` if the subject may have it now,
+ * else 403 DENIED. */
+static enum berr scope_or_denied(struct req *r, struct auth_ctx *a, const char *repo,
+				 enum auth_action action, unsigned have)
+{
+	struct auth_scope need = { .type = AUTH_SCOPE_REPOSITORY };
+	char scope[REF_NAME_MAX + 64], param[REF_NAME_MAX + 80];
+	unsigned want = action_bit(action);
+
+	if (!(subject_may(r, a, repo) & want))
+		return berr_set(BERR_DENIED, "requested access to %s (%s) is denied", repo,
+				action_scope(action));
+	snprintf(need.name, sizeof(need.name), "%s", repo);
+	need.actions = have | want | (action == AUTH_PUSH ? AUTH_ACT_PULL : 0);
+	if (auth_scope_format(scope, sizeof(scope), &need) < 0) { /* cannot happen: names fit */
+		auth_challenge(r, repo, action, "insufficient_scope");
+		return berr_set(BERR_UNAUTHORIZED, "the token does not grant %s on %s",
+				action_scope(action), repo);
+	}
+	snprintf(param, sizeof(param), ",scope=\"%s\"", scope);
+	challenge(r, param, "insufficient_scope");
+	return berr_set(BERR_UNAUTHORIZED, "the token does not grant %s on %s: fetch a token "
+			"for %s", action_scope(action), repo, scope);
+}
+
 enum berr auth_check(struct req *r, const char *repo, enum auth_action action)
 {
 	struct auth_ctx *a;
 	json_t *access;
+	unsigned have;
 	enum berr err;
 
 	if (strcmp(r->cfg->auth, "token") != 0)
@@ -112,11 +203,11 @@ enum berr auth_check(struct req *r, const char *repo, enum auth_action action)
 	if (!repo && action != AUTH_CATALOG)
 		return BERR_OK; /* /v2/: any valid token */
 	access = json_object_get(r->auth_claims, "access");
-	if (auth_access_actions(access, repo) & action_bit(action))
+	have = auth_access_actions(access, repo);
+	if (have & action_bit(action))
 		return BERR_OK;
 	if (repo && claim_names(access, repo))
-		return berr_set(BERR_DENIED, "requested access to %s (%s) is denied", repo,
-				action_scope(action));
+		return scope_or_denied(r, a, repo, action, have);
 	auth_challenge(r, repo, action, "insufficient_scope");
 	return berr_set(BERR_UNAUTHORIZED, "the token does not grant %s on %s",
 			action_scope(action), repo ? repo : "the catalog");

@@ -46,6 +46,11 @@
 //
 // Matching is a dynamic program over (pattern token, name position), so
 // no pattern can take more than O(tokens x 255) steps.
+//
+// Each rule keeps its line number and text: an administrator asks "why"
+// (berthctl policy explain, berthctl ldap test), and the answer must name
+// the rule as it stands in the file, from the same matching code that
+// issues tokens, so the explanation cannot drift from the decision.
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -69,14 +74,18 @@ struct tok {
 struct rule {
 	enum subj subj;
 	char *name;             /* NULL: any (user:*, token:*, group:*) */
+	char *pattern;          /* as written, for explanations */
 	struct tok *toks;
 	size_t ntok;
 	unsigned actions;
+	int line;
+	char *text;             /* the line as written, trimmed */
 };
 
 struct auth_policy {
 	struct rule *rules;
 	size_t n;
+	char *file;             /* where the rules came from, for explanations */
 };
 
 static void rule_release(struct rule *r)
@@ -87,6 +96,8 @@ static void rule_release(struct rule *r)
 		free(r->toks[i].lit);
 	free(r->toks);
 	free(r->name);
+	free(r->pattern);
+	free(r->text);
 }
 
 int auth_policy_uses_group(const struct auth_policy *p, const char *group)
@@ -107,6 +118,7 @@ void auth_policy_free(struct auth_policy *p)
 	for (i = 0; i < p->n; i++)
 		rule_release(&p->rules[i]);
 	free(p->rules);
+	free(p->file);
 	free(p);
 }
 
@@ -309,6 +321,18 @@ static int parse_actions(struct parse *ps, const char *s, const char *pat, struc
 	return 0;
 }
 
+/* A copy of line without the blanks around it. */
+static char *trimmed(const char *line)
+{
+	size_t n;
+
+	line += strspn(line, " \t");
+	n = strlen(line);
+	while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	return strndup(line, n);
+}
+
 /* One line into *r; 0 parsed a rule, 1 blank/comment, -1 error. */
 static int parse_line(struct parse *ps, const char *line, struct rule *r)
 {
@@ -323,11 +347,17 @@ static int parse_line(struct parse *ps, const char *line, struct rule *r)
 		return got < 0 ? -1 : fail(ps, "expected SUBJECT REPOSITORIES ACTIONS");
 	snprintf(rest, sizeof(rest), "%.*s", (int)strcspn(p, "#"), p);
 	if (parse_subject(ps, subject, r) < 0 || parse_pattern(ps, pattern, r) < 0 ||
-	    parse_actions(ps, rest, pattern, r) < 0) {
-		rule_release(r);
-		return -1;
+	    parse_actions(ps, rest, pattern, r) < 0)
+		goto bad;
+	r->line = ps->line;
+	if ((r->pattern = strdup(pattern)) == NULL || (r->text = trimmed(line)) == NULL) {
+		fail(ps, "out of memory");
+		goto bad;
 	}
 	return 0;
+bad:
+	rule_release(r);
+	return -1;
 }
 
 static int policy_add(struct auth_policy *p, const struct rule *r)
@@ -349,8 +379,10 @@ enum berr auth_policy_parse(const char *name, const char *text, struct auth_poli
 	const char *s = text;
 
 	*out = NULL;
-	if (p == NULL)
+	if (p == NULL || (p->file = strdup(name)) == NULL) {
+		free(p);
 		return berr_set(BERR_INTERNAL, "%s: out of memory", name);
+	}
 	while (*s) {
 		size_t n = strcspn(s, "\n");
 		struct rule r;
@@ -539,6 +571,101 @@ size_t auth_grant(const struct auth_policy *p, const struct auth_subject *who,
 			continue;
 		out[k] = req[i];
 		out[k].actions = req[i].actions & allowed;
+		k++;
+	}
+	return k;
+}
+
+/* ------------------------------------------------------------- explaining */
+
+const char *auth_policy_file(const struct auth_policy *p)
+{
+	return p ? p->file : NULL;
+}
+
+/* Can ${user} stand for who's name in some repository name?  (Matching
+ * gives the same answer for names that cannot; this is for explanations,
+ * which should not show a rule as applying when it never can.) */
+static int user_usable(const struct auth_subject *who)
+{
+	const char *c;
+
+	if (!who->authenticated || !user_component_ok(who->user))
+		return 0;
+	for (c = who->user; *c; c++)
+		if (*c == '/' || !pattern_char_ok(*c))
+			return 0;
+	return 1;
+}
+
+/* How rule r bears on `who` doing `act` on `repo`; -1: not about `who`. */
+static int rule_verdict(const struct rule *r, const struct auth_subject *who, const char *repo,
+			unsigned act)
+{
+	if (!subject_matches(r, who))
+		return -1;
+	if (act == AUTH_ACT_CATALOG)
+		return r->actions & act ? AUTH_RULE_GRANTS : AUTH_RULE_OTHER_ACTION;
+	if (rule_uses_user(r) && !user_usable(who))
+		return AUTH_RULE_NO_USER;
+	if (repo == NULL || !pattern_matches(r, who->user, repo))
+		return AUTH_RULE_OTHER_REPO;
+	return r->actions & act ? AUTH_RULE_GRANTS : AUTH_RULE_OTHER_ACTION;
+}
+
+size_t auth_policy_explain(const struct auth_policy *p, const struct auth_subject *who,
+			   const char *repo, unsigned act, int *granted,
+			   struct auth_policy_hit *hits, size_t max)
+{
+	size_t i, k = 0;
+
+	*granted = 0;
+	for (i = 0; p && i < p->n; i++) {
+		int v = rule_verdict(&p->rules[i], who, repo, act);
+
+		if (v < 0)
+			continue;
+		if (v == AUTH_RULE_GRANTS)
+			*granted = 1;
+		if (k < max) {
+			hits[k].verdict = (enum auth_policy_verdict)v;
+			hits[k].line = p->rules[i].line;
+			hits[k].text = p->rules[i].text;
+		}
+		k++;
+	}
+	return k;
+}
+
+// "  (here: bob/**)": the pattern with ${user} spelled out.
+static void print_user_pattern(const char *pat, const char *user, FILE *out)
+{
+	const char *s = pat, *v;
+
+	fputs("  (here: ", out);
+	while ((v = strstr(s, "${user}")) != NULL) {
+		fprintf(out, "%.*s%s", (int)(v - s), s, user);
+		s = v + 7;
+	}
+	fprintf(out, "%s)", s);
+}
+
+size_t auth_policy_print_grants(const struct auth_policy *p, const struct auth_subject *who,
+				FILE *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; p && i < p->n; i++) {
+		const struct rule *r = &p->rules[i];
+
+		if (!subject_matches(r, who))
+			continue;
+		if (rule_uses_user(r) && !user_usable(who))
+			continue;
+		fprintf(out, "%s:%d: %s", p->file, r->line, r->text);
+		if (rule_uses_user(r))
+			print_user_pattern(r->pattern, who->user, out);
+		fputc('\n', out);
 		k++;
 	}
 	return k;

@@ -7,6 +7,7 @@
 #define BERTH_AUTH_POLICY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "auth/scope.h"
 #include "util/err.h"
@@ -47,5 +48,38 @@ unsigned auth_policy_actions(const struct auth_policy *p, const struct auth_subj
  * with nothing are dropped.  out holds n entries; returns how many. */
 size_t auth_grant(const struct auth_policy *p, const struct auth_subject *who,
 		  const struct auth_scope *req, size_t n, struct auth_scope *out);
+
+/* ------------------------------------------------ explaining the answer */
+
+/* How one rule bears on a question, for `berthctl policy explain`. */
+enum auth_policy_verdict {
+	AUTH_RULE_GRANTS,         /* subject, repository and action match */
+	AUTH_RULE_OTHER_ACTION,   /* subject and repository match, not the action */
+	AUTH_RULE_OTHER_REPO,     /* the subject matches, the repository does not */
+	AUTH_RULE_NO_USER,        /* ${user} cannot stand for this caller */
+};
+
+struct auth_policy_hit {
+	enum auth_policy_verdict verdict;
+	int line;                 /* in auth_policy_file() */
+	const char *text;         /* the rule as written; owned by the policy */
+};
+
+/* The file (or name) the policy was read from. */
+const char *auth_policy_file(const struct auth_policy *p);
+
+/* The answer of auth_policy_actions() for the one action `act` (AUTH_ACT_*;
+ * repo is ignored for AUTH_ACT_CATALOG) in *granted, and why: every rule
+ * whose subject matches `who`, in file order, into hits[0..max).  Returns
+ * how many rules matched the subject (may exceed max); none means no rule
+ * speaks of `who` at all (default deny). */
+size_t auth_policy_explain(const struct auth_policy *p, const struct auth_subject *who,
+			   const char *repo, unsigned act, int *granted,
+			   struct auth_policy_hit *hits, size_t max);
+
+/* Print each rule that applies to `who`, one per line as "FILE:LINE: RULE"
+ * (with ${user} spelled out after it); returns how many. */
+size_t auth_policy_print_grants(const struct auth_policy *p, const struct auth_subject *who,
+				FILE *out);
 
 #endif

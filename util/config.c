@@ -131,11 +131,53 @@ static char *trim(char *s)
 	e = s + strlen(s);
 	while (e > s && isspace((unsigned char)e[-1]))
 		*--e = '\0';
-	if (e - s >= 2 && s[0] == '"' && e[-1] == '"') {
-		e[-1] = '\0';
-		s++;
-	}
 	return s;
+}
+
+/* A double-quoted value at s (after its '"'), unescaped in place: \" and
+ * \\ are the only escapes, so a password can hold any character and no
+ * backslash in a DN changes meaning silently.  After the closing quote
+ * only blanks and a comment may follow. */
+static enum berr unquote(char *s, const char *key, const char *file, int line)
+{
+	char *out = s, *r = s;
+
+	for (; *r && *r != '"'; r++) {
+		if (*r == '\\') {
+			if (r[1] != '"' && r[1] != '\\')
+				return berr_set(BERR_INTERNAL, "%s:%d: %s: in a quoted value only \\\" "
+						"and \\\\ may follow a backslash", file, line, key);
+			r++;
+		}
+		*out++ = *r;
+	}
+	if (*r != '"')
+		return berr_set(BERR_INTERNAL, "%s:%d: %s: the quoted value has no closing \"",
+				file, line, key);
+	r += 1 + strspn(r + 1, " \t\r\n");
+	if (*r && *r != '#')
+		return berr_set(BERR_INTERNAL, "%s:%d: %s: text after the closing quote",
+				file, line, key);
+	*out = '\0';
+	return BERR_OK;
+}
+
+/* An unquoted value: a '#' after a blank starts a comment; a '#' glued to
+ * the value is refused, since a secret such as svc#pass would otherwise be
+ * cut to "svc" without a word. */
+static enum berr uncomment(char *s, const char *key, const char *file, int line)
+{
+	char *h = strchr(s, '#');
+
+	if (h == NULL)
+		return BERR_OK;
+	if (h == s || h[-1] == ' ' || h[-1] == '\t') {
+		*h = '\0';
+		return BERR_OK;
+	}
+	return berr_set(BERR_INTERNAL, "%s:%d: %s: '#' inside a value; put the value in "
+			"double quotes (%s = \"...\"), or a blank before a comment",
+			file, line, key, key);
 }
 
 static int parse_level(const char *v)
@@ -193,22 +235,29 @@ static enum berr set_value(struct config *c, const struct key *k, const char *v,
 static enum berr parse_line(struct config *c, char *s, const char *file, int line)
 {
 	char *eq, *name, *val;
+	enum berr err;
 	size_t i;
 
-	if ((eq = strchr(s, '#')))
-		*eq = '\0';
 	s = trim(s);
-	if (!*s)
+	if (!*s || *s == '#')
 		return BERR_OK;
 	if (!(eq = strchr(s, '=')))
 		return berr_set(BERR_INTERNAL, "%s:%d: expected \"key = value\"", file, line);
 	*eq = '\0';
 	name = trim(s);
-	val = trim(eq + 1);
+	val = eq + 1 + strspn(eq + 1, " \t");
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(keys[i].name, name) == 0)
-			return set_value(c, &keys[i], val, file, line);
-	return berr_set(BERR_INTERNAL, "%s:%d: unknown key \"%s\"", file, line, name);
+			break;
+	if (i == sizeof(keys) / sizeof(keys[0]))
+		return berr_set(BERR_INTERNAL, "%s:%d: unknown key \"%s\"", file, line, name);
+	if (*val == '"')
+		err = unquote(++val, name, file, line);
+	else if ((err = uncomment(val, name, file, line)) == BERR_OK)
+		val = trim(val);
+	if (err)
+		return err;
+	return set_value(c, &keys[i], val, file, line);
 }
 
 /* /NAME in the directory of a unix `socket`, else in /run/berth/. */
@@ -227,7 +276,7 @@ static enum berr default_beside_socket(struct config *c, const char *name, char 
 enum berr config_load(struct config *c, const char *path)
 {
 	enum berr err = BERR_OK;
-	char buf[4096];
+	char buf[4096], iobuf[BUFSIZ];
 	int line = 0;
 	FILE *f;
 
@@ -237,8 +286,16 @@ enum berr config_load(struct config *c, const char *path)
 		err = berr_set(BERR_INTERNAL, "%s: %s", path, strerror(errno));
 		goto out;
 	}
+	/* our own stdio buffer, wiped below: the file may hold a bind password,
+	 * and the workers forked later must not find it in freed memory */
+	setvbuf(f, iobuf, _IOFBF, sizeof(iobuf));
 	while (fgets(buf, sizeof(buf), f)) {
 		line++;
+		if (!strchr(buf, '\n') && !feof(f)) {
+			err = berr_set(BERR_INTERNAL, "%s:%d: line longer than %zu bytes", path, line,
+				       sizeof(buf) - 2);
+			goto out;
+		}
 		if ((err = parse_line(c, buf, path, line)))
 			goto out;
 	}
@@ -259,6 +316,8 @@ enum berr config_load(struct config *c, const char *path)
 out:
 	if (f)
 		fclose(f);
+	explicit_bzero(iobuf, sizeof(iobuf));
+	explicit_bzero(buf, sizeof(buf));
 	if (err)
 		config_release(c);
 	return err;
@@ -269,6 +328,8 @@ void config_release(struct config *c)
 	if (!c)
 		return;
 	free(c->path);
+	if (c->ldap_bind_password)
+		explicit_bzero(c->ldap_bind_password, strlen(c->ldap_bind_password));
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys[i].kind == K_STR)
 			free(*(char **)((char *)c + keys[i].off));

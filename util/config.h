@@ -1,10 +1,15 @@
 /*
  * config.h - berth.conf, the file administrators edit and berthd/berthctl read.
  *
- * Format: one "key = value" per line; '#' starts a comment; blank lines are
- * ignored; values run to the end of the line (surrounding blanks trimmed,
- * optional double quotes removed).  Unknown keys are an error, so typos are
- * caught at start and on SIGHUP rather than silently ignored.
+ * Format: one "key = value" per line; blank lines and lines starting with
+ * '#' are ignored.  A value runs to the end of the line, surrounding blanks
+ * trimmed; a '#' after a blank starts a comment, and a '#' glued to the
+ * value (svc#pass) is an error naming the line, so that a secret is never
+ * cut short silently.  A value in double quotes may hold any character:
+ *     ldap_bind_password = "svc#pass"     # in quotes, \" and \\ are escapes
+ * (only those two escapes; a comment may follow the closing quote).
+ * Unknown keys are an error, so typos are caught at start and on SIGHUP
+ * rather than silently ignored.
  *
  *   store          = /var/lib/berth/store   directory of the content store (required)
  *   socket         = /run/berth/api.sock    FastCGI socket of the API pool:
@@ -47,12 +52,15 @@
  *   state_dir      =        shared state: failed-login counters, revocations
  *   login_fail_limit  = 5   failed logins of one account from one address that
  *                           cost nothing; each further one doubles a delay
- *   login_fail_window = 900 seconds a failure is remembered
+ *   login_fail_window = 900 seconds for one failure to drain away (per account and
+ *                           address, per account), and the spray window
+ *                           (auth/ratelimit.h)
  *   login_delay_max   = 900 longest delay (seconds) between tries of one account
  *   login_spray_limit = 10  distinct failing accounts from one address within
  *                           the window before that address is slowed down
- *   login_account_limit = 50 failures of one account from all addresses within
- *                           the window before unfamiliar addresses are slowed
+ *   login_account_limit = 50 failures of one account from all addresses (one
+ *                           drains per window) before addresses it has not
+ *                           logged in from within 30 days are slowed
  *   login_cache_ttl   = 300 seconds a verified local password is remembered
  *                           (keyed hash, per worker; 0: off)
  *   ldap_uri       =        space/comma-separated URIs, tried in order (failover)

@@ -62,16 +62,31 @@ state_dir      = $data/auth/state
 # ldap_ca_file   = /etc/ssl/certs/ca-certificates.crt
 # ldap_bind_dn   = cn=berth,ou=services,dc=example,dc=org
 # ldap_bind_password_file = /etc/berth/ldap.password
+#   or inline: ldap_bind_password = \"svc#pass\"  (quote a value that holds
+#   a '#', which would otherwise start a comment; \\\" and \\\\ inside quotes)
 # ldap_user_base = ou=people,dc=example,dc=org
 # ldap_user_filter = (uid=%s)
 # ldap_group_mode = member
 # ldap_group_base = ou=groups,dc=example,dc=org
 "
+	# The default policy: the local admin (util/run.sh creates it) may do
+	# everything; every other user who logs in, local or from the
+	# directory, only works in the namespace named after them.  Written
+	# only when absent: an existing data directory keeps its policy.
 	if [ ! -f "$data/auth/policy" ]; then
 		printf '%s\n' \
-			'# Who may do what (see docs/policy.example).  Default deny.' \
+			'# Who may do what (see docs/policy.example and the README section on' \
+			'# LDAP for group rules).  Default deny: what no rule grants is refused.' \
 			'# SUBJECT        REPOSITORIES   ACTIONS' \
-			'authenticated    **             *' >"$data/auth/policy.tmp"
+			'' \
+			'# The local administrator: every repository, every action, the catalog.' \
+			'user:admin       **             *' \
+			'' \
+			'# Everyone who logs in: their own namespace NAME/... and nothing else.' \
+			'authenticated    ${user}/**     pull,push,delete' \
+			'' \
+			'# The catalog lists only the repositories the caller may pull.' \
+			'authenticated    **             catalog' >"$data/auth/policy.tmp"
 		mv -f "$data/auth/policy.tmp" "$data/auth/policy"
 	fi
 fi
@@ -82,16 +97,18 @@ if [ ! -f "$conf" ]; then
 # berth.conf - the configuration of berthd and berthctl (-c $conf).
 # Written once by util/mkconf.sh; it is yours now and is never rewritten.
 # The nginx config beside it (nginx.conf) is regenerated from this file's
-# store, socket, upload_socket and blob_location on every start.
+# store, socket, upload_socket, token_socket and blob_location on every start.
 # Reference: util/config.h.
 
 store          = $data/store
 socket         = $data/run/api.sock
 upload_socket  = $data/run/upload.sock
+token_socket   = $data/run/token.sock
 pidfile        = $data/run/berthd.pid
 
 # workers        = 4        API workers (manifests, HEAD, blob redirects)
 # upload_workers = 8        upload workers (each streamed push holds one)
+# token_workers  = 2        token workers (/token: logins, refreshes)
 # backlog        = 1024     requests beyond the pools wait here
 # socket_mode    = 0660
 # upload_ttl     = 86400    seconds an idle upload session is kept
@@ -104,20 +121,10 @@ EOF
 	mv -f "$conf.tmp" "$conf"
 fi
 
-# Value of KEY in berth.conf (same rules as util/config.c: '#' comments,
-# blanks trimmed, optional double quotes), or empty.
+# Value of KEY in berth.conf, or empty (util/conf-get.awk: the rules of
+# util/config.c).
 conf_get() {
-	awk -v key="$1" '
-		{ sub(/#.*/, "") }
-		{
-			i = index($0, "=")
-			if (i == 0) next
-			k = substr($0, 1, i - 1); v = substr($0, i + 1)
-			gsub(/^[ \t]+|[ \t]+$/, "", k); gsub(/^[ \t]+|[ \t]+$/, "", v)
-			if (v ~ /^".*"$/) v = substr(v, 2, length(v) - 2)
-			if (k == key) val = v
-		}
-		END { print val }' "$conf"
+	awk -v key="$1" -f "$top/util/conf-get.awk" "$conf"
 }
 
 # nginx's name for a berth socket: a path is a unix socket, else HOST:PORT.
@@ -132,10 +139,12 @@ nginx_sock() {
 store=$(conf_get store)
 sock=$(conf_get socket)
 upload_sock=$(conf_get upload_socket)
+token_sock=$(conf_get token_socket)
 blob_location=$(conf_get blob_location)
 [ -n "$store" ] || { echo "$0: $conf has no store" >&2; exit 1; }
 [ -n "$sock" ] || sock=/run/berth/api.sock       # config.h default
 [ -n "$upload_sock" ] || upload_sock=$sock        # uploads served by the API pool
+[ -n "$token_sock" ] || token_sock=$sock          # /token served by the API pool
 [ -n "$blob_location" ] || blob_location=/_berth/blobs/
 store=${store%/}
 
@@ -167,6 +176,7 @@ mv -f "$data/fastcgi_params.tmp" "$data/fastcgi_params"
 	    -e "s|@FASTCGI_PARAMS@|$(esc "$data/fastcgi_params")|g" \
 	    -e "s|@API_SOCK@|$(esc "$(nginx_sock "$sock")")|g" \
 	    -e "s|@UPLOAD_SOCK@|$(esc "$(nginx_sock "$upload_sock")")|g" \
+	    -e "s|@TOKEN_SOCK@|$(esc "$(nginx_sock "$token_sock")")|g" \
 	    -e "s|@STORE@|$(esc "$store")|g" \
 	    -e "s|@BLOB_LOCATION@|$(esc "$blob_location")|g" \
 	    "$top/nginx/berth.conf.in"

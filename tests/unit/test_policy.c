@@ -203,6 +203,124 @@ static void test_uses_group(void)
 	CHECK(!auth_policy_uses_group(NULL, "devs"));
 }
 
+/* explain gives the same answer as auth_policy_actions, for everyone. */
+static void test_explain_agrees(void)
+{
+	static const struct auth_subject *const who[] = {
+		&anon, &alice, &bob, &root, &carol, &ci, &slash, &upper, &fake,
+	};
+	static const char *const repos[] = {
+		"public/x", "alice/app", "bob/app", "users/alice", "team-a/app", "team-a/app-web",
+		"team-a/x/y", "ci/app", "tokens/a/b", "shared/x", "elsewhere", NULL,
+	};
+	static const unsigned acts[] = { P, U, D, C };
+	struct auth_policy_hit hits[16];
+	size_t i, j, k, bad = 0;
+	int granted;
+
+	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++)
+		for (j = 0; j < sizeof(repos) / sizeof(repos[0]); j++)
+			for (k = 0; k < 4; k++) {
+				unsigned want = auth_policy_actions(pol, who[i], acts[k] == C ? NULL
+								    : repos[j]) & acts[k];
+
+				if (acts[k] != C && repos[j] == NULL)
+					continue;
+				auth_policy_explain(pol, who[i], repos[j], acts[k], &granted, hits, 16);
+				bad += !granted != !want;
+			}
+	CHECK_INT(bad, 0);
+}
+
+static void test_explain(void)
+{
+	struct auth_policy_hit h[16];
+	int granted = -1;
+
+	/* the granting rule is named by line and text */
+	CHECK_INT(auth_policy_explain(pol, &alice, "team-a/app", U, &granted, h, 16), 6);
+	CHECK_INT(granted, 1);
+	CHECK_INT(h[3].line, 6);
+	CHECK_INT(h[3].verdict, AUTH_RULE_GRANTS);
+	CHECK_STR(h[3].text, "group:developers     team-a/*         pull,push");
+	CHECK_INT(h[0].line, 3);
+	CHECK_INT(h[0].verdict, AUTH_RULE_OTHER_REPO);
+	CHECK_INT(h[5].line, 13);
+	CHECK_INT(h[5].verdict, AUTH_RULE_OTHER_ACTION);
+	CHECK_STR(auth_policy_file(pol), "test");
+
+	/* denied: the rules about bob, none of which grants */
+	CHECK_INT(auth_policy_explain(pol, &bob, "alice/x", U, &granted, h, 16), 5);
+	CHECK_INT(granted, 0);
+	CHECK_INT(h[1].line, 4);
+	CHECK_INT(h[1].verdict, AUTH_RULE_OTHER_REPO);
+	/* right repository, wrong action */
+	CHECK_INT(auth_policy_explain(pol, &carol, "team-a/app-web", U, &granted, h, 16), 7);
+	CHECK_INT(granted, 0);
+	CHECK_INT(h[3].line, 8);
+	CHECK_INT(h[3].verdict, AUTH_RULE_OTHER_ACTION);
+	CHECK_INT(h[4].line, 9);
+	CHECK_INT(h[4].verdict, AUTH_RULE_OTHER_ACTION);
+	/* ${user} cannot stand for "Alice" */
+	CHECK_INT(auth_policy_explain(pol, &upper, "alice/x", P, &granted, h, 16), 5);
+	CHECK_INT(granted, 0);
+	CHECK_INT(h[1].verdict, AUTH_RULE_NO_USER);
+	CHECK_INT(h[2].verdict, AUTH_RULE_NO_USER);
+	/* tokens, the catalog, anonymous */
+	CHECK_INT(auth_policy_explain(pol, &ci, "ci/app", U, &granted, h, 16), 3);
+	CHECK_INT(granted, 1);
+	CHECK_INT(h[1].line, 10);
+	CHECK_INT(auth_policy_explain(pol, &alice, NULL, C, &granted, h, 16), 6);
+	CHECK_INT(granted, 1);
+	CHECK_INT(h[5].verdict, AUTH_RULE_GRANTS);
+	CHECK_INT(auth_policy_explain(pol, &anon, "team-a/app", P, &granted, h, 16), 1);
+	CHECK_INT(granted, 0);
+	/* a short array: the count is still all of them; granted still right */
+	CHECK_INT(auth_policy_explain(pol, &alice, "team-a/app", P, &granted, h, 1), 6);
+	CHECK_INT(granted, 1);
+	CHECK_INT(auth_policy_explain(NULL, &alice, "team-a/app", P, &granted, h, 16), 0);
+	CHECK_INT(granted, 0);
+}
+
+/* print_grants into a string; returns its count. */
+static size_t grants_of(const struct auth_subject *who, char **text)
+{
+	size_t size = 0, n;
+	FILE *f = open_memstream(text, &size);
+
+	n = auth_policy_print_grants(pol, who, f);
+	fclose(f);
+	return n;
+}
+
+static void test_print_grants(void)
+{
+	char *t = NULL;
+
+	CHECK_INT(grants_of(&bob, &t), 5);
+	CHECK(strstr(t, "test:3: anonymous            public/**        pull\n") != NULL);
+	CHECK(strstr(t, "test:4: authenticated        ${user}/**       pull, push, delete   "
+		      "# personal namespace  (here: bob/**)\n") != NULL);
+	CHECK(strstr(t, "test:5: authenticated        users/${user}    *  (here: users/bob)\n"));
+	CHECK(strstr(t, "test:12: user:*") != NULL);
+	CHECK(strstr(t, "test:6:") == NULL);
+	free(t);
+	CHECK_INT(grants_of(&root, &t), 6);    /* with the group "Domain Admins" */
+	CHECK(strstr(t, "test:7: group:\"Domain Admins\" **            *\n") != NULL);
+	free(t);
+	CHECK_INT(grants_of(&upper, &t), 3);   /* no ${user} rule for "Alice" */
+	CHECK(strstr(t, "${user}") == NULL);
+	free(t);
+	CHECK_INT(grants_of(&anon, &t), 1);
+	CHECK_STR(t, "test:3: anonymous            public/**        pull\n");
+	free(t);
+	CHECK_INT(grants_of(&ci, &t), 3);
+	CHECK(strstr(t, "test:8: group:ops") == NULL);   /* \r dropped, and not ci's */
+	free(t);
+	CHECK_INT(grants_of(&fake, &t), 1);    /* not authenticated: only anonymous */
+	free(t);
+}
+
 int main(void)
 {
 	CHECK(auth_policy_parse("test", policy_text, &pol) == BERR_OK);
@@ -216,6 +334,9 @@ int main(void)
 	test_errors();
 	test_no_blowup();
 	test_uses_group();
+	test_explain();
+	test_explain_agrees();
+	test_print_grants();
 	auth_policy_free(pol);
 	return unit_done();
 }
