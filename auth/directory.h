@@ -11,6 +11,31 @@
  * cfg->directory_workers children, each with one LDAP connection and one
  * request at a time, so a slow or hung directory holds at most that many
  * LDAP operations and never an API worker.
+ *
+ * Protocol (SOCK_SEQPACKET, one connection per call: one request, one
+ * reply; every field NUL-terminated; user <= 256 bytes, password <= 1024,
+ * a reply <= 128 KiB, groups beyond that dropped with a warning):
+ *
+ *   request  'L' user '\0' password '\0'     check a login
+ *   request  'U' user '\0'                   look a user up (no password)
+ *   reply    'o' name '\0' pwd_changed '\0' disabled '\0' group '\0' ...
+ *   reply    'b' [name] '\0'    wrong password (name: the entry was found)
+ *                                or no such user
+ *   reply    'u'                no directory server answered
+ *   reply    'e'                anything else (the details are logged)
+ *
+ * Replies carry no URIs and no libldap text.  A client waits at most
+ * (URIs x (ldap_network_timeout + 2 ldap_timeout) + 8 ldap_timeout + 2) s,
+ * then answers "unavailable" itself: a hung directory costs a token worker
+ * that long, never more, and never touches the API workers.
+ *
+ * What this protects: a memory disclosure or heap read in a worker that
+ * parses request bodies cannot reveal the bind password (the directory
+ * process is also non-dumpable).  It does not protect against code
+ * execution as the same uid.  A bind password written inline in berth.conf
+ * (ldap_bind_password) is read by the master with the file; the workers
+ * wipe their copy when they start (fcgi/berthd.c), but
+ * ldap_bind_password_file keeps it out of the master too.
  */
 #ifndef BERTH_AUTH_DIRECTORY_H
 #define BERTH_AUTH_DIRECTORY_H

@@ -3,7 +3,7 @@
  *
  * A login is, in order:
  *   1. refuse an empty password or an unusable user name (no traffic);
- *   2. have a connection: reuse the worker's, or open one to the first URI
+ *   2. have a connection: reuse the process's, or open one to the first URI
  *      that answers (failover in ldap_uri order), with StartTLS if asked,
  *      and bind it as the service account (ldap_bind_dn) or anonymously.
  *      That first bind is also the liveness probe: a server that accepts
@@ -15,6 +15,12 @@
  *   5. bind back as the service account (when there is one) and read the
  *      groups: memberOf values of the user entry, groups whose member /
  *      uniqueMember is the DN, or posixGroups whose memberUid is the name.
+ * The entry is read with the search (or, with a DN template, after the
+ * bind): the value of ldap_user_attr is the user's name from then on, so
+ * "ALICE" or " alice" logs in as "alice" and memberUid searches use it.
+ * The same read fetches the account's state for refresh tokens:
+ * pwdChangedTime and pwdAccountLockedTime (operational: asked for by
+ * name), pwdLastSet and userAccountControl (AD).
  * When the reused connection turns out broken (LDAP_SERVER_DOWN, timeouts:
  * the server restarted, an idle timeout closed it), it is dropped and the
  * login is tried once more on a fresh one.
@@ -35,6 +41,15 @@
  * budget and then shutdown()s the socket, which ends any handshake.  It
  * holds a dup() of the descriptor, so it can never hit a reused number.
  *
+ * TLS failures: libldap (GnuTLS) reports a refused certificate as "Can't
+ * contact LDAP server" with the diagnostic "(unknown error code)".  A TLS
+ * URI whose socket connected (the connect callback saw it) and then failed
+ * failed in the handshake; tls_diagnose() then connects once more without
+ * demanding a valid certificate, sends nothing but the handshake, and
+ * checks the certificate with OpenSSL against ldap_ca_file and the URI's
+ * host, so the log can say "unable to get local issuer certificate" or
+ * "hostname mismatch" instead.  Only for the log, after a failure.
+ *
  * libldap may write to a socket the server closed: the pool must ignore
  * SIGPIPE (a FastCGI worker does anyway).
  */
@@ -54,6 +69,9 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+
 #include "auth/ldap.h"
 #include "store/fs.h"
 #include "util/log.h"
@@ -71,6 +89,8 @@ enum outcome { OK = 0, BAD = -1, DOWN = -2, FAILED = -3 };
 struct watchdog {
 	ldap_conncb cb;         /* registered with LDAP_OPT_CONNECT_CB */
 	int armed;              /* setting up a connection: watch its socket */
+	int connected;          /* a socket was connected (TLS failures are after it) */
+	int fired;              /* the budget ran out: the socket was shut down */
 	int running;
 	int sock;               /* dup of the connection's socket */
 	int efd;                /* eventfd: "stand down" */
@@ -92,11 +112,12 @@ struct auth_ldap {
 	char *group_base;
 	char *group_attr;
 	char *memberof_attr;
+	char *user_attr;        /* the naming attribute: the user's real name */
 	struct timeval net_tv;
 	struct timeval op_tv;
 
 	struct watchdog wd;
-	LDAP *ld;               /* the worker's connection, NULL when none */
+	LDAP *ld;               /* the process's connection, NULL when none */
 	size_t uri;             /* index of the URI ld is connected to */
 	int as_user;            /* ld was last bound as a user, not the service */
 	int unavailable;
@@ -106,6 +127,14 @@ struct auth_ldap {
 struct strv {
 	char **v;
 	size_t n;
+};
+
+/* What one attempt found out about the user (groups go to a strv). */
+struct found {
+	char name[AUTH_LDAP_NAME_MAX];
+	int have_name;          /* the entry was read and name[] is its value */
+	time_t pwd_changed;
+	int disabled;
 };
 
 /* ---------------------------------------------------------------- watchdog */
@@ -119,8 +148,10 @@ static void *watchdog_main(void *arg)
 	do
 		rc = poll(&p, 1, w->budget_ms);
 	while (rc < 0 && errno == EINTR);
-	if (rc == 0)
+	if (rc == 0) {
+		w->fired = 1;   /* read after pthread_join */
 		shutdown(w->sock, SHUT_RDWR);   /* ends a stuck handshake */
+	}
 	return NULL;
 }
 
@@ -132,6 +163,7 @@ static int watchdog_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr
 	ber_socket_t fd = -1;
 
 	(void)ld, (void)srv, (void)addr;
+	w->connected = 1;
 	if (!w->armed || w->running || ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 ||
 	    fd < 0)
 		return 0;
@@ -169,82 +201,6 @@ static void watchdog_stop(struct watchdog *w)
 	close(w->efd);
 	close(w->sock);
 	w->running = 0;
-}
-
-/* ---------------------------------------------------------------- escaping */
-
-char *auth_ldap_filter_escape(const char *in, size_t len)
-{
-	char *out = malloc(3 * len + 1), *o = out;
-
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c == '*' || c == '(' || c == ')' || c == '\\' || c < 0x20 || c >= 0x7f)
-			o += sprintf(o, "\\%02x", c);
-		else
-			*o++ = (char)c;
-	}
-	*o = '\0';
-	return out;
-}
-
-char *auth_ldap_dn_escape(const char *in, size_t len)
-{
-	char *out = malloc(3 * len + 1), *o = out;
-
-	if (out == NULL)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		if (c < 0x20 || c == 0x7f)
-			o += sprintf(o, "\\%02x", c);
-		else if (strchr("\"+,;<>\\=", c) || (i == 0 && (c == ' ' || c == '#')) ||
-			 (i == len - 1 && c == ' '))
-			o += sprintf(o, "\\%c", c);
-		else
-			*o++ = (char)c;
-	}
-	*o = '\0';
-	return out;
-}
-
-char *auth_ldap_template(const char *tmpl, const char *value)
-{
-	size_t n = 0, vlen = strlen(value);
-	const char *p;
-	char *out, *o;
-
-	for (p = tmpl; *p; p++) {
-		if (*p != '%') {
-			n++;
-			continue;
-		}
-		if (p[1] == 's')
-			n += vlen;
-		else if (p[1] == '%')
-			n++;
-		else
-			return NULL;
-		p++;
-	}
-	if ((out = malloc(n + 1)) == NULL)
-		return NULL;
-	for (p = tmpl, o = out; *p; p++) {
-		if (*p != '%') {
-			*o++ = *p;
-			continue;
-		}
-		if (*++p == 's') {
-			memcpy(o, value, vlen);
-			o += vlen;
-		} else {
-			*o++ = '%';
-		}
-	}
-	*o = '\0';
-	return out;
 }
 
 /* ---------------------------------------------------------------- settings */
@@ -325,7 +281,7 @@ static enum berr parse_group_mode(struct auth_ldap *l, const struct config *cfg)
 				"member or memberuid", m);
 	if ((l->mode == GROUPS_MEMBER || l->mode == GROUPS_MEMBERUID) && l->group_base == NULL)
 		return berr_set(BERR_INTERNAL, "ldap_group_mode %s needs ldap_group_base", m);
-	if (l->group_attr == NULL || l->memberof_attr == NULL)
+	if (l->group_attr == NULL || l->memberof_attr == NULL || l->user_attr == NULL)
 		return berr_set(BERR_INTERNAL, "ldap_group_attr and ldap_memberof_attr must not "
 				"be empty");
 	return BERR_OK;
@@ -365,6 +321,8 @@ enum berr auth_ldap_new(const struct config *cfg, struct auth_ldap **out)
 	l->group_base = dup_or_null(cfg->ldap_group_base);
 	l->group_attr = dup_or_null(cfg->ldap_group_attr);
 	l->memberof_attr = dup_or_null(cfg->ldap_memberof_attr);
+	l->user_attr = strdup(cfg->ldap_user_attr && cfg->ldap_user_attr[0] ? cfg->ldap_user_attr
+									      : "uid");
 	l->net_tv.tv_sec = cfg->ldap_network_timeout > 0 ? cfg->ldap_network_timeout : 5;
 	l->op_tv.tv_sec = cfg->ldap_timeout > 0 ? cfg->ldap_timeout : 5;
 	l->wd.cb.lc_add = watchdog_add;
@@ -414,6 +372,7 @@ void auth_ldap_free(struct auth_ldap *l)
 	free(l->group_base);
 	free(l->group_attr);
 	free(l->memberof_attr);
+	free(l->user_attr);
 	free(l);
 }
 
@@ -437,13 +396,126 @@ static int is_down(int rc)
 	return rc < 0 || rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
 }
 
-static void note_failure(struct auth_ldap *l, const char *uri, const char *what, int rc)
+static int set_options(struct auth_ldap *l, LDAP *ld, const char *uri);
+
+/* Check the server's certificate as libldap would, with OpenSSL, into
+ * `why`: verification against ldap_ca_file (or the system's CAs) and the
+ * URI's host name or address. */
+static void cert_verdict(struct auth_ldap *l, const struct berval *der, const char *host,
+			 char *why, size_t len)
 {
+	const unsigned char *p = (const unsigned char *)der->bv_val;
+	X509 *cert = d2i_X509(NULL, &p, (long)der->bv_len);
+	X509_STORE *st = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	X509_VERIFY_PARAM *vp;
+	int err;
+
+	if (!cert || !st || !ctx ||
+	    (l->ca_file ? X509_STORE_load_locations(st, l->ca_file, NULL)
+			: X509_STORE_set_default_paths(st)) != 1 ||
+	    X509_STORE_CTX_init(ctx, st, cert, NULL) != 1)
+		goto out;
+	vp = X509_STORE_CTX_get0_param(ctx);
+	if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1)
+		X509_VERIFY_PARAM_set1_host(vp, host, 0);
+	if (X509_verify_cert(ctx) == 1) {
+		snprintf(why, len, "the certificate verifies here; see the server's TLS log");
+		goto out;
+	}
+	err = X509_STORE_CTX_get_error(ctx);
+	snprintf(why, len, "%s (%s)", X509_verify_cert_error_string(err),
+		 l->ca_file ? l->ca_file : "no ldap_ca_file: the system's CAs");
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(st);
+	X509_free(cert);
+}
+
+/* After a TLS failure: connect once more without insisting on the
+ * certificate (nothing is sent but the handshake), fetch it and tell why
+ * it was refused.  Only for the log; `why` stays "" when that fails too. */
+static void tls_diagnose(struct auth_ldap *l, const char *uri, char *why, size_t len)
+{
+	int allow = LDAP_OPT_X_TLS_ALLOW, client = 0, rc;
+	struct berval der = { 0, NULL };
+	LDAPURLDesc *lud = NULL;
+	LDAP *ld = NULL;
+
+	why[0] = '\0';
+	if (ldap_url_parse(uri, &lud) != LDAP_SUCCESS || !lud->lud_host ||
+	    ldap_initialize(&ld, uri) != LDAP_SUCCESS || set_options(l, ld, uri) != LDAP_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &allow) != LDAP_SUCCESS ||
+	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &client) != LDAP_SUCCESS)
+		goto out;
+	l->wd.armed = 1;        /* the same bound on a stuck handshake */
+	rc = strncmp(uri, "ldaps://", 8) == 0 ? ldap_connect(ld) : ldap_start_tls_s(ld, NULL, NULL);
+	watchdog_stop(&l->wd);
+	if (rc == LDAP_SUCCESS && ldap_get_option(ld, LDAP_OPT_X_TLS_PEERCERT, &der) == LDAP_OPT_SUCCESS &&
+	    der.bv_val)
+		cert_verdict(l, &der, lud->lud_host, why, len);
+	else
+		snprintf(why, len, "no TLS session even without verification (%s)",
+			 ldap_err2string(rc));
+out:
+	watchdog_stop(&l->wd);
+	ber_memfree(der.bv_val);
+	if (ld)
+		ldap_unbind_ext_s(ld, NULL, NULL);
+	ldap_free_urldesc(lud);
+}
+
+static int uses_tls(const struct auth_ldap *l, const char *uri)
+{
+	return strncmp(uri, "ldaps://", 8) == 0 || (l->starttls && strncmp(uri, "ldap://", 7) == 0);
+}
+
+/* libldap's diagnostic for the last failure on `ld` ("" when none, or
+ * when it is the GnuTLS backend's "(unknown error code)", which says
+ * nothing). */
+static void diagnostic(LDAP *ld, char *buf, size_t len)
+{
+	char *msg = NULL;
+
+	buf[0] = '\0';
+	if (ld && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS &&
+	    msg && strcmp(msg, "(unknown error code)") != 0)
+		snprintf(buf, len, "%s", msg);
+	ldap_memfree(msg);
+}
+
+/* Log what failed and keep it in l->why.  A connection that reached the
+ * server's port and then failed on a TLS URI failed in the handshake:
+ * almost always the certificate (unknown CA, wrong name, expired), which
+ * libldap reports only as "Can't contact LDAP server" - say so, and why
+ * when tls_diagnose() can tell. */
+static void note_failure_ld(struct auth_ldap *l, LDAP *ld, const char *uri, const char *what,
+			    int rc)
+{
+	char diag[256], tls[256] = "", line[800];
 	size_t n = strlen(l->why);
 
-	snprintf(l->why + n, sizeof l->why - n, "%s%s: %s: %s", n ? "; " : "", uri, what,
-		 ldap_err2string(rc));
-	log_warn("ldap %s: %s: %s", uri, what, ldap_err2string(rc));
+	diagnostic(ld, diag, sizeof diag);
+	if (l->wd.fired) {
+		snprintf(line, sizeof line, "%s: no answer within %d ms (connect, TLS handshake "
+			 "and first bind)", what, l->wd.budget_ms);
+	} else if (uses_tls(l, uri) && l->wd.connected &&
+		   (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)) {
+		tls_diagnose(l, uri, tls, sizeof tls);
+		snprintf(line, sizeof line, "%s: TLS handshake failed, certificate not accepted: %s%s%s",
+			 what, tls[0] ? tls : "check ldap_ca_file and the server's certificate name",
+			 diag[0] ? "; " : "", diag);
+	} else {
+		snprintf(line, sizeof line, "%s: %s%s%s%s", what, ldap_err2string(rc),
+			 diag[0] ? " (" : "", diag, diag[0] ? ")" : "");
+	}
+	snprintf(l->why + n, sizeof l->why - n, "%s%s: %s", n ? "; " : "", uri, line);
+	log_warn("ldap %s: %s", uri, line);
+}
+
+static void note_failure(struct auth_ldap *l, const char *uri, const char *what, int rc)
+{
+	note_failure_ld(l, l->ld, uri, what, rc);
 }
 
 static int simple_bind(LDAP *ld, const char *dn, const char *pw)
@@ -504,9 +576,12 @@ static int conn_open_one(struct auth_ldap *l, size_t i)
 		goto fail;
 	}
 	l->wd.armed = 1;
+	l->wd.connected = 0;
+	l->wd.fired = 0;
 	if (l->starttls && strncmp(uri, "ldap://", 7) == 0 &&
 	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		note_failure(l, uri, "StartTLS", rc);
+		watchdog_stop(&l->wd);
+		note_failure_ld(l, ld, uri, "StartTLS", rc);
 		goto fail;
 	}
 	l->ld = ld;
@@ -514,7 +589,7 @@ static int conn_open_one(struct auth_ldap *l, size_t i)
 	rc = bind_service(l);
 	watchdog_stop(&l->wd);
 	if (rc != LDAP_SUCCESS) {
-		note_failure(l, uri, l->bind_dn ? "bind as ldap_bind_dn" : "anonymous bind", rc);
+		note_failure_ld(l, ld, uri, l->bind_dn ? "bind as ldap_bind_dn" : "anonymous bind", rc);
 		l->ld = NULL;
 		goto fail;
 	}
@@ -645,23 +720,156 @@ done:
 	return out;
 }
 
-/* Read the entry `dn` (direct-bind mode): BAD if it does not exist, and
- * its memberOf-style groups in memberof mode. */
-static enum outcome memberof_read(struct auth_ldap *l, const char *dn, struct strv *s)
-{
-	char *attrs[] = { l->mode == GROUPS_MEMBEROF ? l->memberof_attr : LDAP_NO_ATTRS, NULL };
-	LDAPMessage *res = NULL, *e;
-	int rc = search(l, dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1, &res);
-	enum outcome out = OK;
+/* ---------------------------------------------------------------- the entry */
 
-	if (rc == LDAP_NO_SUCH_OBJECT || (rc == LDAP_SUCCESS && ldap_first_entry(l->ld, res) == NULL)) {
+/* GeneralizedTime (RFC 4517: YYYYMMDDHHMMSS[.frac](Z|+hhmm|-hhmm)). */
+static time_t generalized_time(const struct berval *v)
+{
+	struct tm tm;
+	char buf[40];
+	const char *p;
+	int hh = 0, mm = 0;
+	time_t t;
+
+	if (v->bv_len < 15 || v->bv_len >= sizeof buf)
+		return 0;
+	memcpy(buf, v->bv_val, v->bv_len);
+	buf[v->bv_len] = '\0';
+	memset(&tm, 0, sizeof tm);
+	if (sscanf(buf, "%4d%2d%2d%2d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	t = timegm(&tm);
+	for (p = buf + 14; *p == '.' || *p == ',' || isdigit((unsigned char)*p); p++)
+		;
+	if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d%2d", &hh, &mm) >= 1)
+		t += (*p == '+' ? -1 : 1) * (time_t)(hh * 3600 + mm * 60);
+	return t;
+}
+
+static struct berval *first_value(LDAP *ld, LDAPMessage *e, const char *attr, struct berval ***vals)
+{
+	*vals = ldap_get_values_len(ld, e, attr);
+	return *vals && (*vals)[0] ? (*vals)[0] : NULL;
+}
+
+/* The account's state where the directory keeps it: OpenLDAP ppolicy's
+ * pwdChangedTime and pwdAccountLockedTime, AD's pwdLastSet (100 ns ticks
+ * since 1601) and userAccountControl bit 2 (ACCOUNTDISABLE). */
+static void state_read(LDAP *ld, LDAPMessage *e, struct auth_ldap_user *u)
+{
+	struct berval **vals, *v;
+	char num[32];
+
+	if ((v = first_value(ld, e, "pwdChangedTime", &vals)))
+		u->pwd_changed = generalized_time(v);
+	ldap_value_free_len(vals);
+	if ((v = first_value(ld, e, "pwdLastSet", &vals)) && v->bv_len < sizeof num) {
+		long long ticks;
+
+		memcpy(num, v->bv_val, v->bv_len);
+		num[v->bv_len] = '\0';
+		ticks = strtoll(num, NULL, 10);
+		if (ticks > 116444736000000000LL && u->pwd_changed == 0)
+			u->pwd_changed = (time_t)(ticks / 10000000 - 11644473600LL);
+	}
+	ldap_value_free_len(vals);
+	if ((v = first_value(ld, e, "userAccountControl", &vals)) && v->bv_len < sizeof num) {
+		memcpy(num, v->bv_val, v->bv_len);
+		num[v->bv_len] = '\0';
+		if (strtol(num, NULL, 10) & 2)
+			u->disabled = 1;
+	}
+	ldap_value_free_len(vals);
+	if (first_value(ld, e, "pwdAccountLockedTime", &vals))
+		u->disabled = 1;
+	ldap_value_free_len(vals);
+}
+
+/* The user's name as the directory spells it: exactly one value of
+ * ldap_user_attr, printable, no NUL.  Anything else is refused: which
+ * spelling would be the subject? */
+static enum outcome name_read(struct auth_ldap *l, LDAPMessage *e, struct auth_ldap_user *u)
+{
+	struct berval **vals = ldap_get_values_len(l->ld, e, l->user_attr), *v;
+	char *dn = ldap_get_dn(l->ld, e);
+	enum outcome out = BAD;
+	size_t i;
+
+	if (!vals || !vals[0] || vals[1]) {
+		log_warn("ldap: %s has %s value of %s, want exactly one: login refused", dn ? dn : "?",
+			 vals && vals[0] ? "more than one" : "no", l->user_attr);
+		goto out;
+	}
+	v = vals[0];
+	for (i = 0; i < v->bv_len; i++)
+		if ((unsigned char)v->bv_val[i] < 0x20 || v->bv_val[i] == 0x7f)
+			break;
+	if (v->bv_len == 0 || i < v->bv_len || v->bv_len >= sizeof u->name) {
+		log_warn("ldap: %s: the value of %s is empty, too long or holds control characters: "
+			 "login refused", dn ? dn : "?", l->user_attr);
+		goto out;
+	}
+	memcpy(u->name, v->bv_val, v->bv_len);
+	u->name[v->bv_len] = '\0';
+	out = OK;
+out:
+	ldap_memfree(dn);
+	ldap_value_free_len(vals);
+	return out;
+}
+
+/* What every read of the user's entry asks for: the name, memberOf
+ * groups, and the state attributes (operational ones must be named). */
+static void entry_attrs(const struct auth_ldap *l, char *attrs[7])
+{
+	int n = 0;
+
+	attrs[n++] = l->user_attr;
+	if (l->mode == GROUPS_MEMBEROF)
+		attrs[n++] = l->memberof_attr;
+	attrs[n++] = (char *)"pwdChangedTime";
+	attrs[n++] = (char *)"pwdLastSet";
+	attrs[n++] = (char *)"userAccountControl";
+	attrs[n++] = (char *)"pwdAccountLockedTime";
+	attrs[n] = NULL;
+}
+
+static enum outcome entry_read(struct auth_ldap *l, LDAPMessage *e, struct auth_ldap_user *u,
+			       struct strv *s)
+{
+	enum outcome out = name_read(l, e, u);
+
+	if (out != OK)
+		return out;
+	state_read(l->ld, e, u);
+	if (l->mode == GROUPS_MEMBEROF && memberof_values(l->ld, e, l->memberof_attr,
+							  l->group_attr, s))
+		return FAILED;
+	return OK;
+}
+
+/* Read the entry u->dn (direct-bind mode): BAD if it does not exist or
+ * cannot be read with this bind. */
+static enum outcome dn_read(struct auth_ldap *l, struct auth_ldap_user *u, struct strv *s)
+{
+	char *attrs[7];
+	LDAPMessage *res = NULL, *e = NULL;
+	enum outcome out;
+	int rc;
+
+	entry_attrs(l, attrs);
+	rc = search(l, u->dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1, &res);
+	if (rc == LDAP_NO_SUCH_OBJECT || (rc == LDAP_SUCCESS && (e = ldap_first_entry(l->ld, res)) == NULL)) {
+		log_info("ldap: %s: no such entry, or not readable with this bind", u->dn);
 		out = BAD;
 	} else if (rc != LDAP_SUCCESS) {
 		note_failure(l, l->uris[l->uri], "reading the user's entry", rc);
 		out = is_down(rc) ? DOWN : FAILED;
-	} else if (l->mode == GROUPS_MEMBEROF && (e = ldap_first_entry(l->ld, res)) != NULL &&
-		   memberof_values(l->ld, e, l->memberof_attr, l->group_attr, s)) {
-		out = FAILED;
+	} else {
+		out = entry_read(l, e, u, s);
 	}
 	ldap_msgfree(res);
 	return out;
@@ -669,17 +877,17 @@ static enum outcome memberof_read(struct auth_ldap *l, const char *dn, struct st
 
 /* ---------------------------------------------------------------- login */
 
-/* The DN of `user` by search (exactly one entry) into *dn, and its memberOf
- * groups when that is the mode. */
-static enum outcome find_user(struct auth_ldap *l, const char *user, char **dn,
+/* The DN of `user` by search (exactly one entry) into u->dn, with the
+ * entry's name, state and memberOf groups. */
+static enum outcome find_user(struct auth_ldap *l, const char *user, struct auth_ldap_user *u,
 			      struct strv *s)
 {
-	char *attrs[] = { l->mode == GROUPS_MEMBEROF ? l->memberof_attr : LDAP_NO_ATTRS, NULL };
-	char *esc = auth_ldap_filter_escape(user, strlen(user)), *filter = NULL, *d;
+	char *attrs[7], *esc = auth_ldap_filter_escape(user, strlen(user)), *filter = NULL, *d;
 	LDAPMessage *res = NULL, *e;
 	enum outcome out = FAILED;
 	int rc;
 
+	entry_attrs(l, attrs);
 	if (esc == NULL || (filter = auth_ldap_template(l->user_filter, esc)) == NULL)
 		goto done;
 	rc = search(l, l->user_base, LDAP_SCOPE_SUBTREE, filter, attrs, 2, &res);
@@ -695,15 +903,12 @@ static enum outcome find_user(struct auth_ldap *l, const char *user, char **dn,
 		goto done;
 	}
 	e = ldap_first_entry(l->ld, res);
-	if ((d = ldap_get_dn(l->ld, e)) == NULL || (*dn = strdup(d)) == NULL) {
+	if ((d = ldap_get_dn(l->ld, e)) == NULL || (u->dn = strdup(d)) == NULL) {
 		ldap_memfree(d);
 		goto done;
 	}
 	ldap_memfree(d);
-	out = OK;
-	if (l->mode == GROUPS_MEMBEROF && memberof_values(l->ld, e, l->memberof_attr,
-							  l->group_attr, s))
-		out = FAILED;
+	out = entry_read(l, e, u, s);
 done:
 	ldap_msgfree(res);
 	free(filter);
@@ -711,54 +916,55 @@ done:
 	return out;
 }
 
-static enum outcome user_dn(struct auth_ldap *l, const char *user, char **dn, struct strv *s)
+static enum outcome user_dn(struct auth_ldap *l, const char *user, struct auth_ldap_user *u,
+			    struct strv *s)
 {
 	char *esc;
 
-	*dn = NULL;
 	if (l->dn_template == NULL)
-		return find_user(l, user, dn, s);
+		return find_user(l, user, u, s);
 	if ((esc = auth_ldap_dn_escape(user, strlen(user))) == NULL)
 		return FAILED;
-	*dn = auth_ldap_template(l->dn_template, esc);
+	u->dn = auth_ldap_template(l->dn_template, esc);
 	free(esc);
-	return *dn ? OK : FAILED;
+	return u->dn ? OK : FAILED;
+}
+
+/* Groups by search, for the modes that search for them. */
+static enum outcome groups_searched(struct auth_ldap *l, struct auth_ldap_user *u, struct strv *s)
+{
+	if (l->mode == GROUPS_MEMBER || l->mode == GROUPS_MEMBERUID)
+		return group_search(l, u->dn, u->name, s);
+	return OK;
 }
 
 /* Steps 3-5 on the current connection. */
 static enum outcome login_once(struct auth_ldap *l, const char *user, const char *password,
-			       struct strv *s)
+			       struct auth_ldap_user *u, struct strv *s)
 {
 	enum outcome out;
-	char *dn = NULL;
 	int rc;
 
 	if (l->as_user && l->dn_template == NULL && (rc = bind_service(l)) != LDAP_SUCCESS) {
 		note_failure(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
 		return is_down(rc) ? DOWN : FAILED;
 	}
-	if ((out = user_dn(l, user, &dn, s)) != OK)
-		goto done;
+	if ((out = user_dn(l, user, u, s)) != OK)
+		return out;
 	l->as_user = 1;
-	rc = simple_bind(l->ld, dn, password);
+	rc = simple_bind(l->ld, u->dn, password);
 	if (rc != LDAP_SUCCESS) {
 		if (is_down(rc))
 			note_failure(l, l->uris[l->uri], "user bind", rc);
-		out = is_down(rc) ? DOWN : BAD;
-		goto done;
+		return is_down(rc) ? DOWN : BAD;
 	}
-	if (l->bind_dn && l->mode != GROUPS_NONE && (rc = bind_service(l)) != LDAP_SUCCESS) {
+	if (l->bind_dn && (rc = bind_service(l)) != LDAP_SUCCESS) {
 		note_failure(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
-		out = is_down(rc) ? DOWN : FAILED;
-		goto done;
+		return is_down(rc) ? DOWN : FAILED;
 	}
-	if (l->mode == GROUPS_MEMBEROF && l->dn_template)
-		out = memberof_read(l, dn, s);
-	else if (l->mode == GROUPS_MEMBER || l->mode == GROUPS_MEMBERUID)
-		out = group_search(l, dn, user, s);
-done:
-	free(dn);
-	return out;
+	if (l->dn_template && (out = dn_read(l, u, s)) != OK)
+		return out == BAD ? FAILED : out;  /* the password was right: not a bad login */
+	return groups_searched(l, u, s);
 }
 
 static int user_name_ok(const char *user)
@@ -773,12 +979,12 @@ static int user_name_ok(const char *user)
 	return 1;
 }
 
-/* Groups of `user` as the service account, no password (refresh tokens). */
+/* The user's entry, state and groups as the service account, no password
+ * (refresh tokens, berthctl). */
 static enum outcome lookup_once(struct auth_ldap *l, const char *user, const char *password,
-				struct strv *s)
+				struct auth_ldap_user *u, struct strv *s)
 {
 	enum outcome out;
-	char *dn = NULL;
 	int rc;
 
 	(void)password;
@@ -786,23 +992,29 @@ static enum outcome lookup_once(struct auth_ldap *l, const char *user, const cha
 		note_failure(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
 		return is_down(rc) ? DOWN : FAILED;
 	}
-	if ((out = user_dn(l, user, &dn, s)) != OK)
-		goto done;
-	if (l->dn_template)
-		out = memberof_read(l, dn, s);  /* does the entry still exist? */
-	if (out == OK && (l->mode == GROUPS_MEMBER || l->mode == GROUPS_MEMBERUID))
-		out = group_search(l, dn, user, s);
-done:
-	free(dn);
-	return out;
+	if ((out = user_dn(l, user, u, s)) != OK)
+		return out;
+	if (l->dn_template && (out = dn_read(l, u, s)) != OK)
+		return out;
+	return groups_searched(l, u, s);
 }
 
-typedef enum outcome (*ldap_op)(struct auth_ldap *, const char *, const char *, struct strv *);
+typedef enum outcome (*ldap_op)(struct auth_ldap *, const char *, const char *,
+				struct auth_ldap_user *, struct strv *);
 
-/* Run `op` on the worker's connection, opening one if needed, and once
+static void user_reset(struct auth_ldap_user *u, struct strv *s)
+{
+	auth_ldap_groups_free(s->v, s->n);
+	s->v = NULL;
+	s->n = 0;
+	free(u->dn);
+	memset(u, 0, sizeof *u);
+}
+
+/* Run `op` on the process's connection, opening one if needed, and once
  * more on a fresh connection when the reused one turns out broken. */
 static enum outcome run_op(struct auth_ldap *l, ldap_op op, const char *user,
-			   const char *password, struct strv *s)
+			   const char *password, struct auth_ldap_user *u, struct strv *s)
 {
 	enum outcome out = DOWN;
 	int reused;
@@ -811,10 +1023,8 @@ static enum outcome run_op(struct auth_ldap *l, ldap_op op, const char *user,
 		reused = l->ld != NULL;
 		if (!reused && (out = conn_open(l)) != OK)
 			break;
-		auth_ldap_groups_free(s->v, s->n);
-		s->v = NULL;
-		s->n = 0;
-		if ((out = op(l, user, password, s)) != DOWN)
+		user_reset(u, s);
+		if ((out = op(l, user, password, u, s)) != DOWN)
 			break;
 		conn_drop(l);
 		if (!reused)
@@ -836,47 +1046,90 @@ static enum berr outcome_error(struct auth_ldap *l, enum outcome out, const char
 	}
 	conn_drop(l);   /* unknown state: start clean next time */
 	return berr_set(BERR_UNAUTHORIZED, "directory error: %s",
-			l->why[0] ? l->why : "out of memory");
+			l->why[0] ? l->why : "the entry could not be read (see the log)");
 }
 
 static enum berr run(struct auth_ldap *l, ldap_op op, const char *user, const char *password,
-		     const char *bad, char ***groups, size_t *ngroups)
+		     const char *bad, struct auth_ldap_user *u)
 {
 	struct strv s = { NULL, 0 };
-	enum outcome out = run_op(l, op, user, password, &s);
+	enum outcome out = run_op(l, op, user, password, u, &s);
 
 	if (out == OK) {
-		*groups = s.v;
-		*ngroups = s.n;
+		u->groups = s.v;
+		u->ngroups = s.n;
 		return BERR_OK;
 	}
 	auth_ldap_groups_free(s.v, s.n);
+	if (out != BAD) {       /* the name is only kept for a wrong password */
+		free(u->dn);
+		memset(u, 0, sizeof *u);
+	}
 	return outcome_error(l, out, bad);
+}
+
+static void begin(struct auth_ldap *l, struct auth_ldap_user *u)
+{
+	memset(u, 0, sizeof *u);
+	l->unavailable = 0;
+	l->why[0] = '\0';
+}
+
+enum berr auth_ldap_login_user(struct auth_ldap *l, const char *user, const char *password,
+			       struct auth_ldap_user *u)
+{
+	begin(l, u);
+	/* An empty password would be an unauthenticated bind, which servers
+	 * answer with success: never let one reach the directory. */
+	if (!user_name_ok(user) || password == NULL || password[0] == '\0')
+		return berr_set(BERR_UNAUTHORIZED, BAD_LOGIN);
+	return run(l, login_once, user, password, BAD_LOGIN, u);
+}
+
+enum berr auth_ldap_lookup_user(struct auth_ldap *l, const char *user, struct auth_ldap_user *u)
+{
+	enum berr rc;
+
+	begin(l, u);
+	if (!user_name_ok(user))
+		return berr_set(BERR_UNAUTHORIZED, "the user is not in the directory");
+	rc = run(l, lookup_once, user, NULL, "the user is not in the directory", u);
+	if (rc == BERR_UNAUTHORIZED && !l->unavailable)
+		auth_ldap_user_release(u);
+	return rc;
+}
+
+void auth_ldap_user_release(struct auth_ldap_user *u)
+{
+	auth_ldap_groups_free(u->groups, u->ngroups);
+	free(u->dn);
+	memset(u, 0, sizeof *u);
+}
+
+/* The older interface: groups only. */
+static enum berr groups_only(enum berr rc, struct auth_ldap_user *u, char ***groups,
+			     size_t *ngroups)
+{
+	*groups = rc ? NULL : u->groups;
+	*ngroups = rc ? 0 : u->ngroups;
+	if (!rc)
+		u->groups = NULL;
+	auth_ldap_user_release(u);
+	return rc;
 }
 
 enum berr auth_ldap_login(struct auth_ldap *l, const char *user, const char *password,
 			  char ***groups, size_t *ngroups)
 {
-	*groups = NULL;
-	*ngroups = 0;
-	l->unavailable = 0;
-	l->why[0] = '\0';
-	/* An empty password would be an unauthenticated bind, which servers
-	 * answer with success: never let one reach the directory. */
-	if (!user_name_ok(user) || password == NULL || password[0] == '\0')
-		return berr_set(BERR_UNAUTHORIZED, BAD_LOGIN);
-	return run(l, login_once, user, password, BAD_LOGIN, groups, ngroups);
+	struct auth_ldap_user u;
+
+	return groups_only(auth_ldap_login_user(l, user, password, &u), &u, groups, ngroups);
 }
 
 enum berr auth_ldap_lookup(struct auth_ldap *l, const char *user, char ***groups,
 			   size_t *ngroups)
 {
-	*groups = NULL;
-	*ngroups = 0;
-	l->unavailable = 0;
-	l->why[0] = '\0';
-	if (!user_name_ok(user))
-		return berr_set(BERR_UNAUTHORIZED, "the user is not in the directory");
-	return run(l, lookup_once, user, NULL, "the user is not in the directory", groups,
-		   ngroups);
+	struct auth_ldap_user u;
+
+	return groups_only(auth_ldap_lookup_user(l, user, &u), &u, groups, ngroups);
 }

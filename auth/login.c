@@ -16,10 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
+#include "auth/directory.h"
 #include "auth/jwt.h"
-#include "auth/ldap.h"
 #include "auth/login.h"
 #include "auth/policy.h"
 #include "auth/ratelimit.h"
@@ -34,10 +35,24 @@ struct auth_ctx {
 	struct auth_keyring *kr;
 	struct auth_policy *policy;
 	struct timespec policy_mtime;
-	struct auth_ldap *ldap;
+	struct dir_state *ldap; /* non-NULL: ldap_uri is set, logins go to the
+				 * directory process, which alone holds the
+				 * bind password (auth/directory.h) */
 	struct auth_ratelimit rl;
 	int have_rl;
 };
+
+/* What a worker knows of the directory process. */
+struct dir_state {
+	int unavailable;        /* the last call found no directory server */
+};
+
+/* 1 when the last directory login or lookup failed because no directory
+ * server answered (or the directory process did not): not a failed login. */
+static int dir_unavailable(const struct dir_state *d)
+{
+	return d && d->unavailable;
+}
 
 static const char *kind_names[] = { "anonymous", "local", "ldap", "token" };
 
@@ -92,8 +107,8 @@ enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out)
 		ctx->cfg = cfg;
 		if (cfg->state_dir && auth_ratelimit_init(&ctx->rl, cfg) == BERR_OK)
 			ctx->have_rl = 1;
-		if (cfg->ldap_uri && auth_ldap_new(cfg, &ctx->ldap))
-			log_err("ldap: %s", berr_detail());
+		if (cfg->ldap_uri && cfg->ldap_uri[0] && !(ctx->ldap = calloc(1, sizeof(*ctx->ldap))))
+			log_err("ldap: out of memory");
 		berr_clear();
 	}
 	*out = ctx;
@@ -128,28 +143,83 @@ static char **strv_copy(char *const *v, size_t n)
 	return out;
 }
 
+/* The directory's answer into `id`: its spelling of the name (typed
+ * "ALICE " logs in as "alice"), also when the password was wrong, so that
+ * failed-login counters key on the account and not on the spelling. */
+static enum berr dir_identity(struct auth_ctx *a, enum berr err, struct auth_dir_user *u,
+			      struct auth_identity *id)
+{
+	a->ldap->unavailable = u->unavailable;
+	if (u->name[0] && strlen(u->name) >= sizeof(id->name)) {
+		log_warn("ldap: the name %s is longer than %zu bytes: refused", u->name,
+			 sizeof(id->name) - 1);
+		err = err ? err : berr_set(BERR_UNAUTHORIZED, "invalid username or password");
+	} else if (u->name[0]) {
+		snprintf(id->name, sizeof(id->name), "%s", u->name);
+	}
+	if (err)
+		return err;
+	id->kind = AUTH_LDAP;
+	id->groups = u->groups;
+	id->ngroups = u->ngroups;
+	u->groups = NULL;
+	u->ngroups = 0;
+	if (!id->groups && !(id->groups = calloc(1, sizeof(char *))))
+		return berr_set(BERR_INTERNAL, "out of memory");
+	return BERR_OK;
+}
+
+/* 1 if `name` is also a local user's, in any letter case.  Policy rules
+ * name users (user:admin) without saying where they live, so a directory
+ * account that spells a local user's name must not log in as that user:
+ * whoever can create directory accounts would otherwise get the local
+ * admin's rights. */
+static int shadows_local_user(const struct config *cfg, const char *name)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int clash = 0;
+
+	if (!cfg->users_file || auth_users_list(cfg->users_file, &names, &n))
+		return 0;
+	for (size_t i = 0; i < n && !clash; i++)
+		clash = strcasecmp(names[i], name) == 0;
+	auth_strv_free(names);
+	return clash;
+}
+
 static enum berr login_ldap(struct auth_ctx *a, const char *user, const char *password,
 			    struct auth_identity *id)
 {
-	char **groups = NULL;
-	size_t n = 0;
+	struct auth_dir_user u;
 	enum berr err;
 
 	if (!a->ldap)
 		return berr_set(BERR_UNAUTHORIZED, "invalid username or password");
-	if ((err = auth_ldap_login(a->ldap, user, password, &groups, &n)))
-		return err;
-	id->kind = AUTH_LDAP;
-	id->groups = strv_copy(groups, n);
-	id->ngroups = n;
-	auth_ldap_groups_free(groups, n);
-	return id->groups ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
+	err = auth_directory_login(a->cfg, user, password, &u);
+	err = dir_identity(a, err, &u, id);
+	auth_dir_user_release(&u);
+	if (err == BERR_OK && shadows_local_user(a->cfg, id->name)) {
+		log_warn("login of directory user %s refused: a local user has that name", id->name);
+		err = berr_set(BERR_UNAUTHORIZED, "invalid username or password");
+	}
+	return err;
+}
+
+/* 1 if this login is a repository token's: login_any() then checks the
+ * password against the tokens file alone (SHA-256 of a 256-bit secret),
+ * never bcrypt and never the directory, so no limit needs to apply. */
+static int token_login(const struct config *cfg, const char *user, const char *password)
+{
+	return cfg->tokens_file && auth_name_valid(user) &&
+	       strncmp(password, AUTH_TOKEN_PREFIX, strlen(AUTH_TOKEN_PREFIX)) == 0;
 }
 
 /* *asked_ldap tells whether this attempt reached the directory, so that
- * "directory unavailable" is never inferred from an earlier attempt. */
+ * "directory unavailable" is never inferred from an earlier attempt; *why
+ * is a failure's reason for the log. */
 static enum berr login_any(struct auth_ctx *a, const char *user, const char *password,
-			   struct auth_identity *id, int *asked_ldap)
+			   struct auth_identity *id, int *asked_ldap, const char **why)
 {
 	const struct config *cfg = a->cfg;
 	struct auth_repotoken *tok = NULL;
@@ -157,26 +227,35 @@ static enum berr login_any(struct auth_ctx *a, const char *user, const char *pas
 	enum berr err;
 
 	*asked_ldap = 0;
+	*why = "empty password";
 	if (!*password)
 		return berr_set(BERR_UNAUTHORIZED, "an empty password is not a login");
-	if (local_name && strncmp(password, AUTH_TOKEN_PREFIX, strlen(AUTH_TOKEN_PREFIX)) == 0 &&
-	    cfg->tokens_file) {
-		if ((err = auth_repotoken_verify(cfg->tokens_file, user, password, time(NULL), &tok)))
+	if (token_login(cfg, user, password)) {
+		if ((err = auth_repotoken_verify(cfg->tokens_file, user, password, time(NULL), &tok))) {
+			*why = strstr(berr_detail(), "revoked") ? "revoked repository token"
+			     : strstr(berr_detail(), "expired") ? "expired repository token"
+			     : "wrong secret or no such repository token (not counted)";
 			return err;
+		}
 		id->kind = AUTH_TOKEN;
 		id->scopes = strv_copy(tok->scopes, strv_len(tok->scopes));
 		auth_repotoken_free(tok);
 		return id->scopes ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
 	}
 	if (local_name && cfg->users_file && auth_users_exists(cfg->users_file, user)) {
-		if ((err = auth_users_verify(cfg->users_file, user, password)))
+		*why = "bad password";
+		if ((err = auth_users_verify_cached(cfg->users_file, user, password,
+						    cfg->login_cache_ttl, time(NULL))))
 			return err;
 		id->kind = AUTH_LOCAL;
 		return BERR_OK;
 	}
+	*why = "unknown user";
 	if (!a->ldap && cfg->users_file) /* same work for unknown users: no enumeration */
 		auth_users_verify(cfg->users_file, local_name ? user : "-", password);
 	*asked_ldap = a->ldap != NULL;
+	if (a->ldap)
+		*why = "the directory refused the name or password";
 	return login_ldap(a, user, password, id);
 }
 
@@ -195,31 +274,75 @@ static int login_name_ok(const char *user)
 	return 1;
 }
 
+/* Record the outcome of a login that the limits apply to, keeping the
+ * answer's detail (a state directory that cannot be written is logged and
+ * otherwise ignored: failing open beats locking everyone out). */
+static void limits_record(struct auth_ctx *a, enum berr err, const char *canon,
+			  const char *addr, time_t now)
+{
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "%s", berr_detail());
+	if ((err ? auth_ratelimit_fail(&a->rl, canon, addr, now)
+		 : auth_ratelimit_success(&a->rl, canon, addr, now)))
+		log_warn("login limits: %s", berr_detail());
+	if (err)
+		berr_set(err, "%s", detail);
+	else
+		berr_clear();
+}
+
 enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *password,
 			      const char *addr, struct auth_identity *id, long *retry_after)
 {
+	char typed[sizeof(id->name)], canon[sizeof(id->name)];
 	time_t now = time(NULL);
+	const char *why = "";
+	int asked_ldap = 0, limited;
 	enum berr err;
-
-	int asked_ldap = 0;
 
 	memset(id, 0, sizeof(*id));
 	*retry_after = 0;
 	if (!login_name_ok(user))
 		return berr_set(BERR_UNAUTHORIZED, "invalid username or password");
-	if (a->have_rl && (err = auth_ratelimit_check(&a->rl, user, addr, now, retry_after)))
+	addr = addr ? addr : "unknown";
+	/* Repository tokens cannot be guessed: never limited, never counted,
+	 * so nobody can stop the CI that holds one. */
+	limited = a->have_rl && !token_login(a->cfg, user, password);
+	auth_name_canonical(user, typed, sizeof(typed));
+	err = limited ? auth_ratelimit_check(&a->rl, typed, addr, now, retry_after) : BERR_OK;
+	if (err == BERR_TOOMANYREQUESTS) {
+		log_info("login of %s from %s throttled for %ld s: %s", typed, addr, *retry_after,
+			 berr_detail());
 		return err;
-	snprintf(id->name, sizeof(id->name), "%s", user);
-	err = login_any(a, user, password, id, &asked_ldap);
-	if (err == BERR_UNAUTHORIZED && asked_ldap && auth_ldap_unavailable(a->ldap)) {
-		/* not the caller's fault: not counted; the details are for the log */
-		log_err("login of %s: %s", user, berr_detail());
-		berr_set(err, "the directory is unavailable; try again later");
-	} else if (err == BERR_UNAUTHORIZED && a->have_rl) {
-		auth_ratelimit_fail(&a->rl, user, addr, now);
+	} else if (err) {
+		log_warn("login limits: %s (not applied to this login)", berr_detail());
 	}
-	if (!err && a->have_rl)
-		auth_ratelimit_success(&a->rl, user);
+	snprintf(id->name, sizeof(id->name), "%s", user);
+	err = login_any(a, user, password, id, &asked_ldap, &why);
+	/* the directory's spelling of the account, when it told us */
+	if (!auth_name_canonical(id->name, canon, sizeof(canon)))
+		snprintf(canon, sizeof(canon), "%s", typed);
+	if (err == BERR_UNAUTHORIZED && asked_ldap && dir_unavailable(a->ldap)) {
+		/* not the caller's fault: not counted; the details are for the log */
+		log_err("login of %s from %s not counted: directory unavailable: %s", canon, addr,
+			berr_detail());
+		berr_set(err, "the directory is unavailable; try again later");
+	} else if (limited && (err == BERR_OK || err == BERR_UNAUTHORIZED) &&
+		   strcmp(canon, typed) != 0 &&
+		   auth_ratelimit_check(&a->rl, canon, addr, now, retry_after) == BERR_TOOMANYREQUESTS) {
+		/* another spelling of a throttled account: refused whatever the
+		 * password was (429 tells nothing about it), and not counted */
+		log_info("login of %s (typed %s) from %s throttled for %ld s: %s", canon, typed,
+			 addr, *retry_after, berr_detail());
+		err = BERR_TOOMANYREQUESTS;
+	} else if (err == BERR_UNAUTHORIZED) {
+		log_info("login of %s from %s failed: %s", canon, addr, why);
+		if (limited)
+			limits_record(a, err, canon, addr, now);
+	} else if (err == BERR_OK && limited) {
+		limits_record(a, err, canon, addr, now);
+	}
 	if (err)
 		auth_identity_release(id); /* keeps berr_detail() */
 	return err;
@@ -420,8 +543,9 @@ unsigned auth_claims_policy_actions(struct auth_ctx *a, const json_t *claims, co
 	return subject_actions(a, claims_kind(claims), sub ? sub : "", groups, n, repo);
 }
 
-/* Revoked: state_dir/revoked/<jti>, or state_dir/revoked/user-<name> newer
- * than the token (berthctl user revoke / user rm). */
+/* Revoked: state_dir/revoked/<jti>, or its subject revoked at or after the
+ * token was issued (berthctl user revoke, user passwd, user rm:
+ * auth_user_revoke() in auth/users.c, keyed on the canonical name). */
 static int revoked(struct auth_ctx *a, const json_t *claims)
 {
 	const char *jti = json_string_value(json_object_get(claims, "jti"));
@@ -436,14 +560,48 @@ static int revoked(struct auth_ctx *a, const json_t *claims)
 	    snprintf(path, sizeof(path), "%s/revoked/%s", a->cfg->state_dir, jti) < (int)sizeof(path) &&
 	    stat(path, &st) == 0)
 		return 1;
-	if (sub && auth_name_valid(sub) &&
-	    snprintf(path, sizeof(path), "%s/revoked/user-%s", a->cfg->state_dir, sub) < (int)sizeof(path) &&
-	    stat(path, &st) == 0 && st.st_mtime >= iat)
-		return 1;
-	return 0;
+	return sub && auth_user_revoked(a->cfg->state_dir, sub, (time_t)iat);
 }
 
-static enum berr refresh_subject(struct auth_ctx *a, struct auth_identity *id)
+/* A directory user's refresh: the groups now, and no refresh once the
+ * password changed at or after the token was issued, or the account was
+ * disabled or locked (as far as the directory keeps that). */
+static enum berr refresh_ldap(struct auth_ctx *a, struct auth_identity *id, json_int_t iat)
+{
+	struct auth_dir_user u;
+	enum berr err;
+
+	if (!a->ldap)
+		return berr_set(BERR_UNAUTHORIZED, "the directory is not configured");
+	err = auth_directory_lookup(a->cfg, id->name, &u);
+	a->ldap->unavailable = u.unavailable;
+	if (err == BERR_OK && u.pwd_changed && (json_int_t)u.pwd_changed >= iat) {
+		log_info("refresh of %s refused: the password changed after the token was issued",
+			 id->name);
+		err = berr_set(BERR_UNAUTHORIZED, "the password has changed; log in again");
+	} else if (err == BERR_OK && u.disabled) {
+		log_info("refresh of %s refused: the account is disabled or locked", id->name);
+		err = berr_set(BERR_UNAUTHORIZED, "the account is disabled; log in again");
+	} else if (err == BERR_OK && shadows_local_user(a->cfg, id->name)) {
+		log_warn("refresh of directory user %s refused: a local user has that name", id->name);
+		err = berr_set(BERR_UNAUTHORIZED, "the user is not in the directory; log in again");
+	} else if (err == BERR_OK && strcmp(u.name, id->name) != 0) {
+		log_info("refresh of %s refused: the directory now names the user %s", id->name,
+			 u.name);
+		err = berr_set(BERR_UNAUTHORIZED, "the user is not in the directory; log in again");
+	}
+	if (err == BERR_OK) {
+		id->groups = u.groups;
+		id->ngroups = u.ngroups;
+		u.groups = NULL;
+		if (!id->groups && !(id->groups = calloc(1, sizeof(char *))))
+			err = berr_set(BERR_INTERNAL, "out of memory");
+	}
+	auth_dir_user_release(&u);
+	return err;
+}
+
+static enum berr refresh_subject(struct auth_ctx *a, struct auth_identity *id, json_int_t iat)
 {
 	const struct config *cfg = a->cfg;
 	struct auth_repotoken *list = NULL;
@@ -455,18 +613,8 @@ static enum berr refresh_subject(struct auth_ctx *a, struct auth_identity *id)
 		if (!cfg->users_file || !auth_users_exists(cfg->users_file, id->name))
 			err = berr_set(BERR_UNAUTHORIZED, "user %s no longer exists", id->name);
 		return err;
-	case AUTH_LDAP: {
-		char **groups = NULL;
-		size_t ng = 0;
-		if (!a->ldap)
-			return berr_set(BERR_UNAUTHORIZED, "the directory is not configured");
-		if ((err = auth_ldap_lookup(a->ldap, id->name, &groups, &ng)))
-			return err;
-		id->groups = strv_copy(groups, ng);
-		id->ngroups = ng;
-		auth_ldap_groups_free(groups, ng);
-		return id->groups ? BERR_OK : berr_set(BERR_INTERNAL, "out of memory");
-	}
+	case AUTH_LDAP:
+		return refresh_ldap(a, id, iat);
 	case AUTH_TOKEN:
 		if (!cfg->tokens_file || auth_repotoken_list(cfg->tokens_file, &list, &n))
 			return berr_set(BERR_UNAUTHORIZED, "token %s no longer exists", id->name);
@@ -507,7 +655,7 @@ enum berr auth_login_refresh(struct auth_ctx *a, const char *token, struct auth_
 		sub = json_string_value(json_object_get(claims, "sub"));
 		id->kind = claims_kind(claims);
 		snprintf(id->name, sizeof(id->name), "%s", sub ? sub : "");
-		err = refresh_subject(a, id);
+		err = refresh_subject(a, id, json_integer_value(json_object_get(claims, "iat")));
 	}
 	json_decref(claims);
 	if (err)

@@ -7,8 +7,10 @@
  * file's answer (plus, for a repository token, the scopes it was created
  * with), intersected with what the client asked for.
  *
- * Each worker keeps one auth_ctx (policy, verification keys, its LDAP
- * connection) for its whole life; the policy file is reread when it changes.
+ * Each worker keeps one auth_ctx (policy, verification keys, failed-login
+ * limits) for its whole life; the policy file is reread when it changes.
+ * Directory logins go to the directory process (auth/directory.h), which
+ * alone holds the bind password and the LDAP connections.
  */
 #ifndef BERTH_AUTH_LOGIN_H
 #define BERTH_AUTH_LOGIN_H
@@ -37,14 +39,19 @@ struct auth_ctx;
 enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out);
 
 /* Check Basic credentials.  Order: a repository token of that name, a local
- * user, then the directory.  Failed logins are counted per user and per
- * client address: beyond the limit BERR_TOOMANYREQUESTS (*retry_after set).
- * Bad credentials: BERR_UNAUTHORIZED "invalid username or password". */
+ * user, then the directory (id->name is then the directory's spelling; a
+ * directory account that spells a local user's name is refused).  Failed
+ * logins other than a repository token's feed the delays of
+ * auth/ratelimit.h: a delayed login is BERR_TOOMANYREQUESTS (*retry_after
+ * set).  Bad credentials: BERR_UNAUTHORIZED "invalid username or password";
+ * a directory that is down: "the directory is unavailable; try again
+ * later".  Every failure is logged with the account, address and reason. */
 enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *password,
 			      const char *addr, struct auth_identity *id, long *retry_after);
-/* A refresh token: verified, not revoked, and its subject still exists
- * (its groups are looked up again), so it never carries more than the
- * subject has now. */
+/* A refresh token: verified, not revoked (berthctl user revoke, passwd,
+ * rm), and its subject still exists (its groups are looked up again; a
+ * directory user's password has not changed since and the account is not
+ * disabled), so it never carries more than the subject has now. */
 enum berr auth_login_refresh(struct auth_ctx *a, const char *token, struct auth_identity *id);
 void auth_identity_release(struct auth_identity *id);
 

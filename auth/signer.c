@@ -14,7 +14,9 @@
  * handlers (reset to default, or the master's code would run here), blocked
  * signals and file descriptors (listening sockets, logs) other than 0-2.
  * It asks to be sent SIGTERM when the master dies and re-checks getppid()
- * on every poll timeout, so it never outlives the pool.
+ * on every poll timeout, so it never outlives the pool.  The start, the
+ * detaching and the socket are shared with the directory process
+ * (auth/privsep.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/b64url.h"
+#include "auth/privsep.h"
 #include "auth/signer.h"
 #include "util/log.h"
 
@@ -48,76 +51,7 @@ static void on_term(int sig)
 	signer_stop = 1;
 }
 
-static enum berr sock_addr(const char *path, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return berr_set(BERR_INTERNAL, "signer socket %s: path longer than %zu bytes",
-				path, sizeof(sa->sun_path) - 1);
-	strcpy(sa->sun_path, path);
-	return BERR_OK;
-}
-
 /* ------------------------------------------------------------- the signer */
-
-/* Forget the master: its signal handlers, signal mask and descriptors. */
-static void signer_detach(int keep_fd)
-{
-	struct sigaction sa;
-	sigset_t all;
-	int sig;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			(void)sigaction(sig, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	if (keep_fd > 3)
-		close_range(3, (unsigned)keep_fd - 1, 0);
-	close_range((unsigned)keep_fd + 1, ~0U, 0);
-	prctl(PR_SET_NAME, "berth-signer", 0, 0, 0);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	log_set_name("berth-signer");
-	umask(077);
-}
-
-/* Bind and listen; *ino identifies our socket file for the final unlink. */
-static enum berr signer_listen(const char *path, int *out, ino_t *ino)
-{
-	struct sockaddr_un sa;
-	struct stat st;
-	enum berr err;
-	int fd;
-
-	if ((err = sock_addr(path, &sa)))
-		return err;
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return berr_set(BERR_INTERNAL, "signer socket %s: exists and is not a socket", path);
-		if (unlink(path) < 0)
-			return berr_sys("remove stale signer socket", path);
-	}
-	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0)
-		return berr_sys("socket", path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 64) < 0 || stat(path, &st) < 0) {
-		err = berr_sys("bind signer socket", path);
-		close(fd);
-		return err;
-	}
-	*ino = st.st_ino;
-	*out = fd;
-	return BERR_OK;
-}
 
 /* A sign request must be "<b64url>.<b64url>", nothing else. */
 static int looks_like_signing_input(const char *s, size_t n)
@@ -227,38 +161,33 @@ static void signer_serve(struct signer *sg, int lfd, pid_t parent)
 		close(fds[i].fd);
 }
 
-static void report(int fd, const char *msg)
-{
-	ssize_t w = write(fd, msg, strlen(msg));
+struct signer_args {
+	const char *key_path;
+	const char *sock_path;
+};
 
-	(void)w;
-	close(fd);
-}
-
-static void signer_main(const char *key_path, const char *sock_path, pid_t parent, int ready)
+static void signer_main(void *arg, pid_t parent, int ready)
 {
+	const struct signer_args *args = arg;
 	static struct signer sg;
-	char msg[600];
 	ino_t ino = 0;
 	int lfd = -1;
-	struct stat st;
 
-	signer_detach(ready);
+	privsep_detach("berth-signer", ready, on_term);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(1);
-	if (auth_key_load_or_create(key_path, &sg.key) || auth_key_kid(sg.key, sg.kid) ||
-	    auth_key_public_pem(sg.key, &sg.pem) || signer_listen(sock_path, &lfd, &ino)) {
-		snprintf(msg, sizeof(msg), "e%s", berr_detail());
-		report(ready, msg);
+	if (auth_key_load_or_create(args->key_path, &sg.key) || auth_key_kid(sg.key, sg.kid) ||
+	    auth_key_public_pem(sg.key, &sg.pem) ||
+	    privsep_listen("signer", args->sock_path, 64, &lfd, &ino)) {
+		privsep_ready(ready, berr_detail());
 		EVP_PKEY_free(sg.key);
 		_exit(1);
 	}
-	report(ready, "ok");
-	log_info("signer ready on %s, key %s", sock_path, sg.kid);
+	privsep_ready(ready, NULL);
+	log_info("signer ready on %s, key %s", args->sock_path, sg.kid);
 	signer_serve(&sg, lfd, parent);
 	close(lfd);
-	if (lstat(sock_path, &st) == 0 && st.st_ino == ino)
-		unlink(sock_path);
+	privsep_unlisten(args->sock_path, ino);
 	EVP_PKEY_free(sg.key);  /* clears the private scalar */
 	OPENSSL_cleanse(&sg, sizeof(sg));
 	_exit(0);
@@ -266,42 +195,9 @@ static void signer_main(const char *key_path, const char *sock_path, pid_t paren
 
 enum berr auth_signer_start(const char *key_path, const char *sock_path, pid_t *pid)
 {
-	char msg[600];
-	size_t got = 0;
-	pid_t parent = getpid(), child;
-	int p[2];
+	struct signer_args args = { key_path, sock_path };
 
-	*pid = -1;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return berr_sys("pipe", "for the signer");
-	fflush(NULL);
-	if ((child = fork()) < 0) {
-		close(p[0]);
-		close(p[1]);
-		return berr_sys("fork", "the signer");
-	}
-	if (child == 0) {
-		close(p[0]);
-		signer_main(key_path, sock_path, parent, p[1]);
-	}
-	close(p[1]);
-	for (;;) {
-		ssize_t n = read(p[0], msg + got, sizeof(msg) - 1 - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (got += (size_t)n) == sizeof(msg) - 1)
-			break;
-	}
-	close(p[0]);
-	msg[got] = '\0';
-	if (strcmp(msg, "ok") == 0) {
-		*pid = child;
-		return BERR_OK;
-	}
-	while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-		;
-	return berr_set(BERR_INTERNAL, "signer: %s", got > 1 ? msg + 1 : "exited before it was ready");
+	return privsep_start("signer", signer_main, &args, pid);
 }
 
 /* ------------------------------------------------------------- the client */
@@ -319,7 +215,7 @@ static enum berr signer_connect(const char *path, int *out)
 	enum berr err;
 	int fd;
 
-	if ((err = sock_addr(path, &sa)))
+	if ((err = privsep_addr("signer", path, &sa)))
 		return err;
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) < 0)
 		return berr_sys("socket", path);

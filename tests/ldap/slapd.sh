@@ -58,6 +58,7 @@ include $SCHEMA/nis.schema
 modulepath $MODULES
 moduleload back_mdb
 moduleload memberof
+moduleload ppolicy
 pidfile $dir/slapd.pid
 argsfile $dir/slapd.args
 TLSCACertificateFile $dir/tls/ca.crt
@@ -72,6 +73,11 @@ rootpw $ROOT_PW
 directory $dir/db
 index objectClass,uid,member,uniqueMember,memberUid eq
 overlay memberof
+# ppolicy keeps pwdChangedTime (refresh tokens end when it moves) and
+# honours pwdAccountLockedTime (a locked account).  The default policy
+# (users.ldif) locks nobody out on failures: tests send wrong passwords.
+overlay ppolicy
+ppolicy_default "cn=default,ou=policies,$BASE"
 access to attrs=userPassword by anonymous auth by * none
 access to * by users read by * none
 CONF

@@ -3,7 +3,8 @@
  * users and groups of tests/ldap/users.ldif): good, bad and empty passwords,
  * filter and DN injection, groups in every mode, ldaps:// and StartTLS with
  * the test CA, failover, a server that never answers, and reconnection after
- * slapd restarts.  Without slapd it prints a skip and counts nothing.
+ * slapd restarts; the user's name as the directory spells it, the account's
+ * state (ppolicy), and certificate failures named in the log.  Without slapd it prints a skip and counts nothing.
  *
  * Environment: BERTH_TOP (the source tree, default "."), SLAPD.
  */
@@ -433,6 +434,127 @@ static void test_lookup(void)
 }
 
 /* slapd goes away and comes back: one handle lives through it all. */
+/* Run an LDAP modification as the directory's root: `ldif` on stdin. */
+static int ldapmodify(const char *ldif)
+{
+	char cmd[1500];
+	FILE *p;
+
+	snprintf(cmd, sizeof cmd, "ldapmodify -x -H '%s' -D cn=admin,dc=example,dc=org "
+		 "-w berth-test-root >/dev/null", ldap_uri);
+	if ((p = popen(cmd, "w")) == NULL)
+		return -1;
+	fputs(ldif, p);
+	return pclose(p);
+}
+
+/* The user is who the directory says: the entry's uid, not what was typed. */
+static void test_identity(void)
+{
+	struct auth_ldap_user u;
+	struct config c;
+	struct auth_ldap *l;
+
+	base_config(&c);
+	c.ldap_group_mode = "memberuid";
+	c.ldap_group_base = "ou=posix,dc=example,dc=org";
+	if ((l = open_ldap(&c)) == NULL)
+		return;
+	CHECK_INT(auth_ldap_login_user(l, "ALICE", "alice-pw", &u), BERR_OK);
+	CHECK_STR(u.name, "alice");
+	CHECK_INT((int)u.ngroups, 1);   /* memberUid asks for "alice", not "ALICE" */
+	CHECK(u.ngroups == 1 && strcmp(u.groups[0], "devs") == 0);
+	CHECK_STR(u.dn, "uid=alice," PEOPLE);
+	auth_ldap_user_release(&u);
+	CHECK_INT(auth_ldap_login_user(l, " alice ", "alice-pw", &u), BERR_OK);
+	CHECK_STR(u.name, "alice");
+	auth_ldap_user_release(&u);
+	/* a wrong password still names the account (failure counters) */
+	CHECK_INT(auth_ldap_login_user(l, "Alice", "wrong", &u), BERR_UNAUTHORIZED);
+	CHECK_STR(berr_detail(), BAD);
+	CHECK_STR(u.name, "alice");
+	auth_ldap_user_release(&u);
+	CHECK_INT(auth_ldap_login_user(l, "ghost", "x", &u), BERR_UNAUTHORIZED);
+	CHECK_STR(u.name, "");
+	auth_ldap_user_release(&u);
+	/* two uid values: which one is the user?  Refused. */
+	CHECK_INT(auth_ldap_login_user(l, "twin", "twin-pw", &u), BERR_UNAUTHORIZED);
+	CHECK_STR(berr_detail(), BAD);
+	auth_ldap_user_release(&u);
+	auth_ldap_free(l);
+	/* a naming attribute the entry lacks: refused */
+	c.ldap_user_attr = "employeeNumber";
+	if ((l = open_ldap(&c)) != NULL) {
+		CHECK_INT(auth_ldap_login_user(l, "alice", "alice-pw", &u), BERR_UNAUTHORIZED);
+		auth_ldap_user_release(&u);
+		auth_ldap_free(l);
+	}
+	/* the DN template reads the entry after the bind */
+	base_config(&c);
+	c.ldap_bind_dn = NULL;
+	c.ldap_bind_password = NULL;
+	c.ldap_user_base = NULL;
+	c.ldap_user_dn_template = "uid=%s," PEOPLE;
+	if ((l = open_ldap(&c)) != NULL) {
+		CHECK_INT(auth_ldap_login_user(l, "BOB", "bob-pw", &u), BERR_OK);
+		CHECK_STR(u.name, "bob");
+		auth_ldap_user_release(&u);
+		auth_ldap_free(l);
+	}
+}
+
+/* pwdChangedTime (ppolicy) and pwdAccountLockedTime reach the caller. */
+static void test_account_state(void)
+{
+	struct auth_ldap_user u;
+	struct config c;
+	struct auth_ldap *l;
+	time_t before = time(NULL);
+
+	base_config(&c);
+	if ((l = open_ldap(&c)) == NULL)
+		return;
+	CHECK_INT(ldapmodify("dn: uid=bob," PEOPLE "\nchangetype: modify\n"
+			     "replace: userPassword\nuserPassword: bob-pw\n"), 0);
+	CHECK_INT(auth_ldap_lookup_user(l, "bob", &u), BERR_OK);
+	CHECK(u.pwd_changed >= before - 2 && u.pwd_changed <= time(NULL) + 2);
+	CHECK_INT(u.disabled, 0);
+	auth_ldap_user_release(&u);
+	CHECK_INT(ldapmodify("dn: uid=carol," PEOPLE "\nchangetype: modify\n"
+			     "replace: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n"), 0);
+	CHECK_INT(auth_ldap_lookup_user(l, "carol", &u), BERR_OK);
+	CHECK_INT(u.disabled, 1);
+	auth_ldap_user_release(&u);
+	CHECK_INT(ldapmodify("dn: uid=carol," PEOPLE "\nchangetype: modify\n"
+			     "delete: pwdAccountLockedTime\n"), 0);
+	CHECK_INT(auth_ldap_lookup_user(l, "carol", &u), BERR_OK);
+	CHECK_INT(u.disabled, 0);
+	auth_ldap_user_release(&u);
+	CHECK_INT(auth_ldap_lookup_user(l, "ghost", &u), BERR_UNAUTHORIZED);
+	CHECK_INT(auth_ldap_unavailable(l), 0);
+	auth_ldap_user_release(&u);
+	auth_ldap_free(l);
+}
+
+/* A certificate the client cannot verify is logged as such, with why;
+ * the caller's detail names it too (the log, not the client, shows it). */
+static void test_tls_named(void)
+{
+	struct config c;
+	struct auth_ldap *l;
+	char g[512];
+
+	base_config(&c);
+	c.ldap_uri = ldaps_uri;         /* no ldap_ca_file: the test CA is unknown */
+	if ((l = open_ldap(&c)) == NULL)
+		return;
+	CHECK_INT(login(l, "alice", "alice-pw", g, sizeof g), BERR_UNAUTHORIZED);
+	CHECK_INT(auth_ldap_unavailable(l), 1);
+	CHECK(strstr(berr_detail(), "TLS handshake failed, certificate not accepted") != NULL);
+	CHECK(strstr(berr_detail(), "unable to get local issuer certificate") != NULL);
+	auth_ldap_free(l);
+}
+
 static void test_restart(void)
 {
 	struct config c;
@@ -489,6 +611,9 @@ int main(void)
 		test_failover_and_timeouts();
 		test_service_account_wrong();
 		test_lookup();
+		test_identity();
+		test_account_state();
+		test_tls_named();
 		test_restart();
 	}
 	slapd("stop");
