@@ -96,6 +96,8 @@ bench_cleanup() {
 	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
 		stop_pid "${PIDS[$i]}" 15
 	done
+	# A slapd stopped for the hung-directory figure must wake to hear TERM.
+	[ -n "${SLAPD_PID:-}" ] && kill -CONT "$SLAPD_PID" 2>/dev/null
 	[ -n "${LDAP_DIR:-}" ] && sh "$BENCH_TOP/tests/ldap/slapd.sh" stop "$LDAP_DIR" >/dev/null 2>&1
 	if [ -n "$BT" ] && [ -d "$BT" ]; then
 		if [ -n "${BENCH_KEEP:-}" ]; then note "kept $BT"; else rm -rf "$BT"; fi
@@ -166,7 +168,8 @@ berth_up() {
 	bench_track "$B_POOL"
 	local i
 	for i in $(seq 1 100); do
-		[ -S "$B_DATA/run/api.sock" ] && [ -S "$B_DATA/run/upload.sock" ] && break
+		[ -S "$B_DATA/run/api.sock" ] && [ -S "$B_DATA/run/upload.sock" ] &&
+			[ -S "$B_DATA/run/token.sock" ] && break
 		kill -0 "$B_POOL" 2>/dev/null || die "berthd exited: $(tail -n 3 "$B_DATA/run/berthd.log")"
 		sleep 0.1
 	done
@@ -359,6 +362,25 @@ wrk_run() {
 	rec "$key.p99" "$sys" "$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")"
 	rec "$key.err" "$sys" "$(awk '/Non-2xx or 3xx/ { n += $NF } /Socket errors/ {
 		for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) n += $i } END { print n + 0 }' "$out")"
+	sed "s/^/  [$key $sys] /" "$out" >>"$BT/tools.log"
+}
+
+# ab_count KEY SYSTEM N CONNS URL USER:PASS: N GETs with basic auth, CONNS at
+# once, a new connection (and TLS handshake) for each, as a storm of nodes
+# each logging in once would make; records KEY.rps, KEY.p50, KEY.p99 (ms)
+# and KEY.err (non-2xx answers and failed connections; answers of another
+# length than the first are not errors: every token differs).
+ab_count() {
+	local key=$1 sys=$2 n=$3 conns=$4 url=$5 out
+	out=$BT/ab.out
+	ab -q -n "$n" -c "$conns" -s 60 -A "$6" "$url" >"$out" 2>&1
+	rec "$key.rps" "$sys" "$(awk '/^Requests per second:/ { print $4 }' "$out")"
+	rec "$key.p50" "$sys" "$(awk '$1 == "50%" { print $2 }' "$out")"
+	rec "$key.p99" "$sys" "$(awk '$1 == "99%" { print $2 }' "$out")"
+	rec "$key.err" "$sys" "$(awk -v total="$n" '/^Non-2xx responses:/ { e += $3 }
+		/^Complete requests:/ { done = $3 }
+		/\(Connect: / { gsub(/[(),]/, ""); e += $2 + $4 + $8 }
+		END { print e + (total - done) }' "$out")"
 	sed "s/^/  [$key $sys] /" "$out" >>"$BT/tools.log"
 }
 

@@ -30,6 +30,54 @@ SMALL_RPS=$(m ceil_small.rps machine)
 ROWS=()
 row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 | $7 |"); }
 
+# Section 4's rows (berth alone: the reference has no token service).
+login_rows() {
+	local k what b
+	row "token logins/s, local user (bcrypt 10), 8 conns" "$(f "$(m login_local.rps berth)")" "n/a (no token service)" "–" "–" "–" "–"
+	if [ -n "$LDAP_DIR" ]; then
+		row "token logins/s, LDAP (slapd), 8 conns" "$(f "$(m login_ldap.rps berth)")" "n/a" "–" "–" "–" "–"
+	else
+		row "token logins/s, LDAP" "not measured: $LDAP_NOTE" "n/a" "–" "–" "–" "–"
+	fi
+	for k in token:"repository token" local:"local user"; do
+		what="login storm, ${k#*:}: $STORM_N token requests, $STORM_CONNS clients, a new TLS connection each"
+		b=${k%%:*}
+		row "$what: logins/s" "$(f "$(m storm_$b.rps berth)")" "n/a" "–" "–" "–" "–"
+		row "$what: p50 / p99, ms" "$(f "$(m storm_$b.p50 berth)") / $(f "$(m storm_$b.p99 berth)")" "n/a" "–" "–" "–" "–"
+		row "$what: CPU per login, ms: berth's pool / nginx" \
+			"$(f "$(m storm_$b.cpu_berth berth)" 2) / $(f "$(m storm_$b.cpu_nginx berth)" 2)" "n/a" "–" "–" "–" "–"
+	done
+	if [ -n "$LDAP_DIR" ] && [ -n "$(m hung_manifest.p99 berth)" ]; then
+		b=$(m hung_manifest.p99 berth)
+		row "manifest GET p99 with a token held, $CONNS conns, while slapd is hung (SIGSTOP) and 8 clients log in, ms" \
+			"$(f "$b" 2)" "n/a" "–" "the same GETs, directory answering: $(f "$(m hung_before.p99 berth)" 2)" "< 25 ms" "$(yes "$b" lt 25)"
+		row "… req/s of those GETs; logins answered meanwhile (non-2xx)" \
+			"$(f "$(m hung_manifest.rps berth)") ; $(f "$(m hung_logins.answered berth)") ($(f "$(m hung_logins.non2xx berth)"))" \
+			"n/a" "–" "directory answering: $(f "$(m hung_before.rps berth)") req/s" "–" "–"
+	else
+		row "manifest GET p99 while the directory is hung" "not measured: ${LDAP_NOTE:-no slapd}" "n/a" "–" "–" "–" "–"
+	fi
+}
+
+# BENCH_ONLY=logins: section 4's table alone, printed; no results file
+# (bench/results holds whole runs only).
+if [ -n "${BENCH_ONLY:-}" ]; then
+	login_rows
+	echo
+	echo "| figure | berth | reference | ratio berth/ref | ceiling | target | met? |"
+	echo "|---|---|---|---|---|---|---|"
+	printf '%s\n' "${ROWS[@]}"
+	echo
+	awk '$1 ~ /\.err$/ && $3 > 0 { printf "errors: %s %s: %s non-2xx/errors\n", $1, $2, $3 }' "$RAW"
+	echo "- $(date -u '+%Y-%m-%d %H:%M UTC'); took ${T_TOTAL} s; $RUNS runs per figure (medians); nproc $(nproc)"
+	echo "- load at start: ${LOAD_START#*load average}; at end: ${LOAD_END#*load average}"
+	echo "- berth: $(git -C "$BENCH_TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$BENCH_TOP" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' + uncommitted changes')"
+	echo "- every run:"
+	sed 's/^/    /' "$RAW"
+	echo "(BENCH_ONLY=logins: no results file written)"
+	return 0
+fi
+
 for mode in mono stream; do
 	b=$(m push_$mode berth) r=$(m push_$mode ref)
 	[ $mode = mono ] && name="push 1 GiB, monolithic (POST + PUT), MiB/s" ||
@@ -60,12 +108,7 @@ b=$(m base.rps berth) r=$(m base.rps ref)
 row "GET /v2/ with credential, req/s" "$(f "$b")" "$(f "$r")" "$(ratio "$b" "$r")" "nginx small static $(f "$SMALL_RPS")" "–" "–"
 b=$(m base.p99 berth) r=$(m base.p99 ref)
 row "GET /v2/ p99, ms" "$(f "$b" 2)" "$(f "$r" 2)" "$(ratio "$b" "$r")" "–" "–" "–"
-row "token logins/s, local user (bcrypt 10), 8 conns" "$(f "$(m login_local.rps berth)")" "n/a (no token service)" "–" "–" "–" "–"
-if [ -n "$LDAP_DIR" ]; then
-	row "token logins/s, LDAP (slapd), 8 conns" "$(f "$(m login_ldap.rps berth)")" "n/a" "–" "–" "–" "–"
-else
-	row "token logins/s, LDAP" "not measured: $LDAP_NOTE" "n/a" "–" "–" "–" "–"
-fi
+login_rows
 for k in skopeo_push:"skopeo push, 10 layers, s" skopeo_pull:"skopeo pull, 10 layers, s" \
 	skopeo_push8:"8 skopeo pushes at once, s"; do
 	b=$(m "${k%%:*}" berth) r=$(m "${k%%:*}" ref)
@@ -119,7 +162,7 @@ machine() {
 	echo "- nproc: $(nproc); CPU: $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'); sha_ni: $(grep -q sha_ni /proc/cpuinfo && echo yes || echo no)"
 	echo "- memory: $(free -m | awk '/^Mem:/ { print $2 " MiB" }'); kernel: $(uname -r); filesystem of the stores: $(df -T "$BT" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
 	echo "- load at start: ${LOAD_START#*load average}; at end: ${LOAD_END#*load average} (load average; the machine is shared)"
-	echo "- berth: $(git -C "$BENCH_TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$BENCH_TOP" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' + uncommitted changes'), pool: 4 API + 8 upload workers + master + signer, token auth"
+	echo "- berth: $(git -C "$BENCH_TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$BENCH_TOP" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' + uncommitted changes'), pool: 4 API + 8 upload + 2 token workers + master + signer, token auth"
 	echo "- reference: $(docker-registry --version 2>&1 | head -n 1), filesystem driver, basic auth in nginx (htpasswd -B, cost 5)"
 	echo "- $(nginx -v 2>&1); $(curl --version | head -n 1 | cut -d' ' -f1-2,5); $(openssl version); $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); ab $(ab -V | awk 'NR == 1 { print $5 }'); $(skopeo --version)"
 	echo "- clients: curl --http1.1 (one connection), wrk -t2 -c$CONNS, ab -i -k -c$CONNS; TLS 1.3 over loopback"

@@ -20,11 +20,17 @@
 # Environment: BUILD (default build; berthd/berthctl are built there), RUNS,
 # BENCH_KEEP=1 (keep the temp directory), TMPDIR (where the temp directory
 # goes: the stores, a 1 GiB test file; at most ~6 GiB at once during the
-# 4 GiB push, removed at the end).
+# 4 GiB push, removed at the end), BENCH_ONLY=logins (berth's login figures
+# of section 4 alone, in a few minutes: no reference, nothing else; the
+# table is printed, no results file is written).
 set -u
 . "$(dirname "$0")/lib.sh"
 
 RUNS=${RUNS:-3}
+BENCH_ONLY=${BENCH_ONLY:-}
+case $BENCH_ONLY in ''|logins) ;; *) die "BENCH_ONLY: want logins (or nothing: everything)" ;; esac
+SYSTEMS="berth ref"
+[ -z "$BENCH_ONLY" ] || SYSTEMS=berth
 WRK_SECS=${WRK_SECS:-10}     # manifest GET (issue 6: 10 s)
 SHORT_SECS=${SHORT_SECS:-5}  # /v2/, blob HEAD, logins, small static file
 CONNS=64
@@ -52,25 +58,29 @@ LOAD_START=$(uptime)
 LDAP_NOTE=
 LDAP_DIR=$BT/ldap
 if out=$(sh "$BENCH_TOP/tests/ldap/slapd.sh" start "$LDAP_DIR" 2>"$BT/slapd.err"); then
-	eval "$(printf '%s\n' "$out" | grep -E '^(LDAP_URI|LDAP_BASE)=')"
+	eval "$(printf '%s\n' "$out" | grep -E '^(LDAP_URI|LDAP_BASE|SLAPD_PID)=')"
 else
 	LDAP_NOTE="slapd did not start: $(head -n 1 "$BT/slapd.err")"
 	LDAP_DIR=
 fi
 berth_up
-ref_up
-sinks_up
-note "berth at $B_URL (token auth), reference at $R_URL (basic auth)"
+if [ -z "$BENCH_ONLY" ]; then
+	ref_up
+	sinks_up
+	note "berth at $B_URL (token auth), reference at $R_URL (basic auth)"
+fi
 
 # ---------------------------------------------------------------- test data
 
 BIG=$BT/big.bin
-note "making a 1 GiB random file"
-openssl enc -aes-128-ctr -nosalt -pass pass:berth-bench </dev/zero 2>/dev/null |
-	head -c $((1024 * MIB)) >"$BIG"
-BIG_SIZE=$(stat -c %s "$BIG")
-DIG=sha256:$(openssl dgst -sha256 -r "$BIG" | cut -d' ' -f1)
-ln "$BIG" "$STATIC/big"
+if [ -z "$BENCH_ONLY" ]; then
+	note "making a 1 GiB random file"
+	openssl enc -aes-128-ctr -nosalt -pass pass:berth-bench </dev/zero 2>/dev/null |
+		head -c $((1024 * MIB)) >"$BIG"
+	BIG_SIZE=$(stat -c %s "$BIG")
+	DIG=sha256:$(openssl dgst -sha256 -r "$BIG" | cut -d' ' -f1)
+	ln "$BIG" "$STATIC/big"
+fi
 
 # location_of HEADERS-FILE URL: the Location header, absolute.
 location_of() {
@@ -91,9 +101,9 @@ d_lay=sha256:$(openssl dgst -sha256 -r "$SMALL/layer" | cut -d' ' -f1)
 MT=application/vnd.oci.image.manifest.v1+json
 printf '{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}' \
 	"$MT" "$d_cfg" "$(stat -c %s "$SMALL/config")" "$d_lay" "$(stat -c %s "$SMALL/layer")" >"$SMALL/manifest"
-cp "$SMALL/manifest" "$STATIC/small"
+[ -n "$BENCH_ONLY" ] || cp "$SMALL/manifest" "$STATIC/small"
 SMALL_LAYER=$d_lay
-for sys in berth ref; do
+for sys in $SYSTEMS; do
 	token_refresh
 	u=$(url_of $sys)
 	for f in config layer; do
@@ -108,6 +118,113 @@ for sys in berth ref; do
 		--data-binary @"$SMALL/manifest" "$u/v2/bench/small/manifests/v1")
 	[ "$code" = 201 ] || die "$sys: small manifest push answered $code"
 done
+
+# ---------------------------------------------------------------- 4. logins (the functions)
+
+# Section 4 runs after section 3, or alone with BENCH_ONLY=logins.
+basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | openssl base64 -A)"; }
+TOKEN_URL="$B_URL/token?service=berth&scope=repository:bench/small:pull"
+STORM_N=500
+STORM_CONNS=50
+
+# login_rates: logins/s with 8 clients on keep-alive connections.
+login_rates() {
+	local i
+	for i in $(seq 1 "$RUNS"); do
+		wrk_run login_local berth 8 "$SHORT_SECS" "$TOKEN_URL" "Authorization: $(basic "$B_USER" "$B_PASS")"
+		if [ -n "$LDAP_DIR" ]; then
+			wrk_run login_ldap berth 8 "$SHORT_SECS" "$TOKEN_URL" "Authorization: $(basic alice alice-pw)"
+		fi
+	done
+}
+
+# per_login KEY TICKS: CPU ms per login of the storm from a tick count.
+per_login() {
+	rec "$1" berth "$(awk -v t="$2" -v h="$CLK_TCK" -v n="$STORM_N" 'BEGIN { printf "%.2f", 1000 * t / h / n }')"
+}
+
+# login_storm: a release storm: STORM_N token requests from STORM_CONNS
+# clients at once, each on a new connection, with one repository token
+# and with one local user; CPU per login of berth's pool (workers, signer,
+# master) and of nginx (mostly the TLS handshakes).
+login_storm() {
+	local out secret i kind cred s0 n0
+	out=$("$BUILD/berthctl" -c "$B_DATA/berth.conf" token create bench-ci \
+		--scope repository:bench/small:pull) || die "berthctl token create failed"
+	secret=$(printf '%s\n' "$out" | sed -n 3p)
+	[ -n "$secret" ] || die "berthctl token create printed no secret"
+	for i in $(seq 1 "$RUNS"); do
+		for kind in token local; do
+			cred=bench-ci:$secret
+			[ $kind = local ] && cred=$B_USER:$B_PASS
+			# shellcheck disable=SC2046 # one word per PID
+			s0=$(cpu_ticks $(server_pids berth))
+			# shellcheck disable=SC2046
+			n0=$(cpu_ticks $(nginx_pids berth))
+			ab_count "storm_$kind" berth "$STORM_N" "$STORM_CONNS" "$TOKEN_URL" "$cred"
+			# shellcheck disable=SC2046
+			per_login "storm_$kind.cpu_berth" $(($(cpu_ticks $(server_pids berth)) - s0))
+			# shellcheck disable=SC2046
+			per_login "storm_$kind.cpu_nginx" $(($(cpu_ticks $(nginx_pids berth)) - n0))
+		done
+	done
+}
+
+# ldap_login_works: alice logs in (at most 60 s of tries).
+ldap_login_works() {
+	local i
+	for i in $(seq 1 60); do
+		[ "$(curl -sS --cacert "$B_CA" --max-time 20 -o /dev/null -w '%{http_code}' \
+			-u alice:alice-pw "$TOKEN_URL" 2>/dev/null)" = 200 ] && return 0
+		sleep 1
+	done
+	return 1
+}
+
+# hung_directory: manifest GETs with a token held ($CONNS connections),
+# first with the directory answering, then with slapd stopped (SIGSTOP)
+# while 8 clients log in in a loop, all waiting on it.
+hung_directory() {
+	local i u lp
+	if [ -z "$LDAP_DIR" ] || [ -z "${SLAPD_PID:-}" ]; then
+		note "no slapd: the hung-directory figure is not measured"
+		return 0
+	fi
+	u=$B_URL/v2/bench/small/manifests/v1
+	for i in $(seq 1 "$RUNS"); do
+		token_refresh
+		wrk_run hung_before berth "$CONNS" "$SHORT_SECS" "$u" "Authorization: Bearer $TOKEN" "Accept: $MT"
+		kill -STOP "$SLAPD_PID"
+		# Long enough for logins to come back through the directory's
+		# timeouts (ldap_timeout, 5 s by default, per try).
+		wrk -t1 -c8 -d"$((SHORT_SECS + 12))s" --timeout 60s -H "Authorization: $(basic alice alice-pw)" \
+			"$TOKEN_URL" >"$BT/wrk.logins" 2>&1 &
+		lp=$!
+		sleep 2
+		wrk_run hung_manifest berth "$CONNS" "$SHORT_SECS" "$u" "Authorization: Bearer $TOKEN" "Accept: $MT"
+		wait "$lp"
+		kill -CONT "$SLAPD_PID"
+		rec hung_logins.answered berth "$(awk '/ requests in / { print $1 }' "$BT/wrk.logins")"
+		rec hung_logins.non2xx berth "$(awk '/Non-2xx or 3xx/ { n = $NF } END { print n + 0 }' "$BT/wrk.logins")"
+		sed "s/^/  [hung_logins berth] /" "$BT/wrk.logins" >>"$BT/tools.log"
+		ldap_login_works || note "the directory did not come back after SIGCONT"
+	done
+}
+
+logins() {
+	note "4. token issuing (berth): local user and LDAP; a storm of $STORM_N; the directory hung"
+	login_rates
+	login_storm
+	hung_directory
+}
+
+if [ -n "$BENCH_ONLY" ]; then
+	logins
+	LOAD_END=$(uptime)
+	T_TOTAL=$(($(date +%s) - T_START))
+	. "$BENCH_TOP/bench/report.sh"
+	exit 0
+fi
 
 note "making $((3 + 8)) 10-layer images for skopeo"
 python3 "$BENCH_TOP/bench/mkimage.py" "$BT/img" 11 10 "$LAYER_BYTES" || die "mkimage.py failed"
@@ -298,15 +415,7 @@ done
 
 # ---------------------------------------------------------------- 4. logins
 
-note "4. token issuing (berth): local user and LDAP"
-basic() { printf 'Basic %s' "$(printf '%s:%s' "$1" "$2" | openssl base64 -A)"; }
-TOKEN_URL="$B_URL/token?service=berth&scope=repository:bench/small:pull"
-for i in $(seq 1 "$RUNS"); do
-	wrk_run login_local berth 8 "$SHORT_SECS" "$TOKEN_URL" "Authorization: $(basic "$B_USER" "$B_PASS")"
-	if [ -n "$LDAP_DIR" ]; then
-		wrk_run login_ldap berth 8 "$SHORT_SECS" "$TOKEN_URL" "Authorization: $(basic alice alice-pw)"
-	fi
-done
+logins
 
 # ---------------------------------------------------------------- 5. skopeo
 

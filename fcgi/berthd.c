@@ -2,11 +2,22 @@
  * berthd.c - the pool's master: reads the config, opens the FastCGI sockets,
  * preforks the workers and keeps them alive.
  *
- * Two pools share the master: the API pool (manifests, HEADs, tags, tokens:
- * short requests) and the upload pool (PATCH/PUT bodies that may hold a
- * worker for minutes).  nginx routes uploads to their own socket, so a wave
- * of pushes can never starve pulls; requests beyond a pool's size wait in
- * its socket's backlog instead of failing.
+ * Three pools share the master, each on its own socket, all running the
+ * same worker code; nginx picks the pool by the request's path:
+ *   api     manifests, HEADs, tags, blob redirects: short requests that
+ *           holders of a token make (`socket`, `workers`);
+ *   upload  PATCH/PUT bodies that may hold a worker for minutes
+ *           (`upload_socket`, `upload_workers`), so a wave of pushes can never
+ *           starve pulls;
+ *   token   /token: logins and refreshes (`token_socket`, `token_workers`).
+ *           A login may wait seconds on the directory (or its timeouts when
+ *           the directory hangs) and costs a bcrypt; on their own pool,
+ *           logins can never occupy the workers that serve pulls, and at most
+ *           token_workers of them run at once.
+ * Requests beyond a pool's size wait in its socket's backlog instead of
+ * failing (nginx's read timeout bounds the wait).  A pool whose socket is
+ * not configured has no workers: its requests go to the API socket, which
+ * then serves them (data directories made before the token pool existed).
  *
  * Signals: SIGTERM/SIGINT stop gracefully (workers finish the request they
  * serve, up to shutdown_timeout); SIGHUP rereads the config, starts a new
@@ -27,7 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/check.h"
 #include "auth/ratelimit.h"
+#include "auth/directory.h"
 #include "auth/signer.h"
 #include "fcgi/pool.h"
 #include "util/log.h"
@@ -35,8 +48,8 @@
 #define MAX_BACKOFF 30
 #define YOUNG 5 /* seconds: a worker dying sooner than this backs off */
 
-enum { POOL_API = 0, POOL_UPLOAD = 1, NPOOLS = 2 };
-static const char *pool_names[NPOOLS] = { "api", "upload" };
+enum { POOL_API = 0, POOL_UPLOAD = 1, POOL_TOKEN = 2, NPOOLS = 3 };
+static const char *pool_names[NPOOLS] = { "api", "upload", "token" };
 
 struct slot {
 	pid_t pid;         /* 0: not running */
@@ -47,7 +60,7 @@ struct slot {
 
 static struct config cfg;
 static struct store store;
-static int listen_fd[NPOOLS] = { -1, -1 };
+static int listen_fd[NPOOLS] = { -1, -1, -1 };
 static struct slot *slots[NPOOLS];
 static int nslots[NPOOLS];
 static pid_t *retiring;      /* old-generation workers still finishing */
@@ -55,6 +68,8 @@ static size_t nretiring;
 static pid_t sweeper;
 static pid_t signer;          /* holds the token signing key (auth = token) */
 static time_t signer_restart_at;
+static pid_t directory;       /* holds the LDAP bind password (ldap_uri set) */
+static time_t directory_restart_at;
 static time_t next_sweep;
 static volatile sig_atomic_t got_term, got_hup;
 static int wake[2] = { -1, -1 };
@@ -93,6 +108,17 @@ static int pool_fd(int pool)
 	return listen_fd[pool] >= 0 ? listen_fd[pool] : listen_fd[POOL_API];
 }
 
+/* A worker parses request bodies: it must not keep a bind password that
+ * berth.conf held inline (only the directory process needs it). */
+static void forget_secrets(void)
+{
+	if (!cfg.ldap_bind_password)
+		return;
+	explicit_bzero(cfg.ldap_bind_password, strlen(cfg.ldap_bind_password));
+	free(cfg.ldap_bind_password);
+	cfg.ldap_bind_password = NULL;
+}
+
 static void spawn(int pool, struct slot *s)
 {
 	pid_t pid = fork();
@@ -108,6 +134,7 @@ static void spawn(int pool, struct slot *s)
 		for (int p = 0; p < NPOOLS; p++)
 			if (listen_fd[p] >= 0 && listen_fd[p] != pool_fd(pool))
 				close(listen_fd[p]);
+		forget_secrets();
 		pool_worker_run(pool_fd(pool), &cfg, &store);
 	}
 	s->pid = pid;
@@ -168,10 +195,59 @@ static int start_signer(void)
 	return 0;
 }
 
+/* The directory process is the only one that reads the LDAP bind
+ * password and talks to the directory; token workers ask it over its
+ * socket.  Restarted (at most once a second) if it dies. */
+static int start_directory(void)
+{
+	if (!auth_enabled() || !cfg.ldap_uri || !cfg.ldap_uri[0] || directory ||
+	    time(NULL) < directory_restart_at)
+		return 0;
+	directory_restart_at = time(NULL) + 1;
+	if (auth_directory_start(&cfg, &directory)) {
+		log_err("directory: %s", berr_detail());
+		directory = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void stop_directory(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* After a reload: a new directory process with the new settings (and a
+ * new bind password) takes over the socket, then the old one goes; it
+ * leaves the new socket in place. */
+static void restart_directory(void)
+{
+	pid_t old = directory;
+
+	directory = 0;
+	directory_restart_at = 0;
+	if (start_directory() < 0 && old) {
+		log_err("reload: keeping the running directory process");
+		directory = old;
+		return;
+	}
+	stop_directory(old);
+}
+
 static int reap_one(pid_t pid, int status, time_t now)
 {
 	if (pid == sweeper) {
 		sweeper = 0;
+		return 1;
+	}
+	if (pid == directory) {
+		directory = 0;
+		if (!got_term)
+			log_warn("directory process %d exited; restarting it", (int)pid);
 		return 1;
 	}
 	if (pid == signer) {
@@ -261,7 +337,8 @@ static void maybe_sweep(time_t now)
 
 static int size_slots(void)
 {
-	int want[NPOOLS] = { cfg.workers, cfg.upload_socket ? cfg.upload_workers : 0 };
+	int want[NPOOLS] = { cfg.workers, cfg.upload_socket ? cfg.upload_workers : 0,
+			     cfg.token_socket ? cfg.token_workers : 0 };
 
 	for (int p = 0; p < NPOOLS; p++) {
 		slots[p] = calloc((size_t)(want[p] ? want[p] : 1), sizeof(struct slot));
@@ -303,14 +380,16 @@ static int same(const char *a, const char *b)
 static void keep_fixed(struct config *next)
 {
 	if (same(next->socket, cfg.socket) && same(next->upload_socket, cfg.upload_socket) &&
-	    same(next->store, cfg.store))
+	    same(next->token_socket, cfg.token_socket) && same(next->store, cfg.store))
 		return;
 	log_warn("reload: socket and store changes need a restart; keeping the old ones");
 	free(next->socket);
 	free(next->upload_socket);
+	free(next->token_socket);
 	free(next->store);
 	next->socket = cfg.socket ? strdup(cfg.socket) : NULL;
 	next->upload_socket = cfg.upload_socket ? strdup(cfg.upload_socket) : NULL;
+	next->token_socket = cfg.token_socket ? strdup(cfg.token_socket) : NULL;
 	next->store = strdup(cfg.store);
 }
 
@@ -320,10 +399,17 @@ static void reload(void)
 	size_t first = nretiring;
 
 	if (config_load(&next, cfg.path)) {
-		log_err("reload: %s; keeping the running configuration", berr_detail());
+		log_err("reload refused: %s; keeping the running configuration", berr_detail());
 		return;
 	}
 	keep_fixed(&next);
+	/* Before anything is swapped: a setting that cannot work must not
+	 * replace one that does (it would only show at the next login). */
+	if (auth_config_check(&next)) {
+		log_err("reload refused: %s; keeping the running configuration", berr_detail());
+		config_release(&next);
+		return;
+	}
 	config_release(&cfg);
 	cfg = next;
 	log_set_level((enum log_level)cfg.log_level);
@@ -335,8 +421,9 @@ static void reload(void)
 	spawn_due(time(NULL));
 	for (size_t i = first; i < nretiring; i++)
 		kill(retiring[i], SIGTERM);
-	log_info("reloaded %s: %d api and %d upload workers", cfg.path, nslots[POOL_API],
-		 nslots[POOL_UPLOAD]);
+	restart_directory();
+	log_info("reloaded %s: %d api, %d upload and %d token workers", cfg.path,
+		 nslots[POOL_API], nslots[POOL_UPLOAD], nslots[POOL_TOKEN]);
 }
 
 static void shutdown_pool(void)
@@ -351,6 +438,8 @@ static void shutdown_pool(void)
 		wait_wake(200);
 		reap();
 	}
+	stop_directory(directory);
+	directory = 0;
 	if (signer) {
 		kill(signer, SIGTERM);
 		waitpid(signer, NULL, 0);
@@ -368,6 +457,7 @@ static void shutdown_pool(void)
 			close(listen_fd[p]);
 	pool_unlisten(cfg.socket);
 	pool_unlisten(cfg.upload_socket);
+	pool_unlisten(cfg.token_socket);
 	if (cfg.pidfile)
 		unlink(cfg.pidfile);
 	log_info("stopped");
@@ -405,7 +495,9 @@ static int start(void)
 	store.direct_io = cfg.upload_direct_io;
 	if (pool_listen(cfg.socket, cfg.backlog, cfg.socket_mode, &listen_fd[POOL_API]) ||
 	    (cfg.upload_socket && pool_listen(cfg.upload_socket, cfg.backlog, cfg.socket_mode,
-					      &listen_fd[POOL_UPLOAD]))) {
+					      &listen_fd[POOL_UPLOAD])) ||
+	    (cfg.token_socket && pool_listen(cfg.token_socket, cfg.backlog, cfg.socket_mode,
+					     &listen_fd[POOL_TOKEN]))) {
 		log_err("%s", berr_detail());
 		return -1;
 	}
@@ -417,7 +509,27 @@ static int start(void)
 		log_err("start: %s", strerror(errno));
 		return -1;
 	}
-	return start_signer();
+	if (start_signer() < 0)
+		return -1;
+	return start_directory();
+}
+
+/* One line that names the three pools, their sockets and sizes; a pool
+ * without a socket of its own says who serves its requests. */
+static void log_listening(void)
+{
+	const char *sock[NPOOLS] = { cfg.socket, cfg.upload_socket, cfg.token_socket };
+	char part[NPOOLS][300];
+
+	for (int p = 0; p < NPOOLS; p++) {
+		if (sock[p])
+			snprintf(part[p], sizeof(part[p]), "%s on %s (%d workers)", pool_names[p],
+				 sock[p], nslots[p]);
+		else
+			snprintf(part[p], sizeof(part[p]), "%s served by the api pool", pool_names[p]);
+	}
+	log_info("listening: %s, %s, %s; store %s", part[POOL_API], part[POOL_UPLOAD],
+		 part[POOL_TOKEN], cfg.store);
 }
 
 int main(int argc, char **argv)
@@ -438,7 +550,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (config_load(&cfg, path)) {
+	/* A bad auth setting refuses the start as a syntax error would, so it
+	 * is seen now and not as a 401 at the next login. */
+	if (config_load(&cfg, path) || auth_config_check(&cfg)) {
 		fprintf(stderr, "berthd: %s\n", berr_detail());
 		return 1;
 	}
@@ -450,9 +564,7 @@ int main(int argc, char **argv)
 	master_signals();
 	if (start() < 0)
 		return 1;
-	log_info("listening on %s (%d api workers)%s%s (%d upload workers), store %s",
-		 cfg.socket, nslots[POOL_API], cfg.upload_socket ? " and " : "",
-		 cfg.upload_socket ? cfg.upload_socket : "", nslots[POOL_UPLOAD], cfg.store);
+	log_listening();
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
@@ -460,6 +572,7 @@ int main(int argc, char **argv)
 		}
 		reap();
 		start_signer();
+		start_directory();
 		spawn_due(time(NULL));
 		maybe_sweep(time(NULL));
 		wait_wake(1000);

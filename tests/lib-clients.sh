@@ -243,12 +243,13 @@ clients_sock_inodes() {
 	awk -v p="$1" 'NR > 1 && $8 == p { print $7 }' /proc/net/unix
 }
 
-# pool_workers api|upload: pids of the pool's workers serving that socket
-# (a worker keeps only its own pool's listening socket open).
+# pool_workers api|upload|token: pids of the pool's workers serving that
+# socket (a worker keeps only its own pool's listening socket open).
 pool_workers() {
 	local which=$1 path key inodes pid fd l
-	key=socket; [ "$which" = upload ] && key=upload_socket
+	key=socket; [ "$which" = api ] || key=${which}_socket
 	path=$(awk -v k="$key" '{ sub(/#.*/, "") } $1 == k { sub(/^[^=]*=[ \t]*/, ""); gsub(/[ \t"]+$/, ""); v = $0 } END { print v }' "$DATA/berth.conf")
+	[ -n "$path" ] || return 0   # no socket of its own: no workers
 	inodes=" $(clients_sock_inodes "$path" | tr '\n' ' ') "
 	for pid in $(berth_worker_pids); do
 		for fd in /proc/"$pid"/fd/*; do

@@ -214,11 +214,20 @@ berth_setup() {
 	CERTDIR=$DATA/tls/client
 }
 
-# Socket paths from berth.conf (unix sockets only).
+# berth_conf_get KEY: its value in berth.conf, or empty (util/conf-get.awk:
+# the rules of util/config.c).
+berth_conf_get() {
+	awk -v key="$1" -f "$BERTH_TOP/util/conf-get.awk" "$DATA/berth.conf"
+}
+
+# Socket paths of the pools from berth.conf (unix sockets only): socket,
+# upload_socket, token_socket.
 berth_sockets() {
-	awk '{ sub(/#.*/, "") } /^[ \t]*(upload_)?socket[ \t]*=/ {
-		sub(/^[^=]*=[ \t]*/, ""); gsub(/[ \t"]+$/, ""); gsub(/^"/, "");
-		if ($0 ~ /^\//) print }' "$DATA/berth.conf"
+	local k v
+	for k in socket upload_socket token_socket; do
+		v=$(berth_conf_get "$k")
+		case $v in /*) echo "$v" ;; esac
+	done
 }
 
 # berth_start_pool: start berthd and wait for its sockets.

@@ -31,7 +31,8 @@ sh "$top/util/mkconf.sh" "$data" "$port"
 
 # With token authentication, the first start creates the user "admin" with a
 # random password, kept in <data>/admin.password (0600).
-users_file=$(awk -F= '/^[ \t]*users_file[ \t]*=/ { gsub(/^[ \t"]+|[ \t"]+$/, "", $2); print $2 }' "$data/berth.conf")
+conf_get() { awk -v key="$1" -f "$top/util/conf-get.awk" "$data/berth.conf"; }
+users_file=$(conf_get users_file)
 admin_note=
 if [ -n "$users_file" ]; then
 	if ! grep -q '^admin:' "$users_file" 2>/dev/null; then
@@ -87,15 +88,19 @@ command -v setsid >/dev/null 2>&1 && own_session=setsid
 $own_session "$build/berthd" -c "$data/berth.conf" &
 berthd_pid=$!
 
-# The sockets appear once berthd is listening.
-api_sock=$(awk -F= '/^[ \t]*socket[ \t]*=/ { gsub(/^[ \t"]+|[ \t"]+$/, "", $2); print $2 }' "$data/berth.conf")
+# The sockets (API, upload, token pools) appear once berthd is listening.
+socks="$(conf_get socket) $(conf_get upload_socket) $(conf_get token_socket)"
 i=0
 while [ $i -lt 100 ]; do
 	kill -0 "$berthd_pid" 2>/dev/null || die "berthd exited; see its messages above"
-	case $api_sock in
-	/*) [ -S "$api_sock" ] && break ;;
-	*) break ;;    # TCP: nginx retries until it answers
-	esac
+	all=1
+	for s in $socks; do
+		case $s in
+		/*) [ -S "$s" ] || all= ;;
+		*) ;;    # TCP: nginx retries until it answers
+		esac
+	done
+	[ -z "$all" ] || break
 	sleep 0.1; i=$((i + 1))
 done
 

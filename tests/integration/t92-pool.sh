@@ -4,7 +4,8 @@
 #   - SIGHUP while a streamed upload runs and requests run in a loop: no
 #     request fails, the upload completes, every worker is replaced (the one
 #     streaming leaves once its request is done);
-#   - a change of `workers` / `upload_workers` takes effect on SIGHUP;
+#   - a change of `workers` / `upload_workers` / `token_workers` takes
+#     effect on SIGHUP;
 #   - SIGTERM with an upload in flight: the upload gets its 201, then the
 #     master exits;
 #   - a SIGKILLed API worker is respawned (and logged), requests keep working;
@@ -116,6 +117,7 @@ OLD=$(berth_worker_pids)
 berth_reload
 ok "SIGHUP: a new generation of 2 api workers" wait_respawned api 2 $OLD
 ok "SIGHUP: a new generation of 2 upload workers" wait_respawned upload 2 $OLD
+ok "SIGHUP: a new generation of 2 token workers" wait_respawned token 2 $OLD
 wait "$UP"
 expect_code "upload streamed across SIGHUP: PUT 201" "$W/hup.code" 201
 if [ "$(cat "$W/hup.code")" = 201 ]; then
@@ -131,24 +133,28 @@ NEW=" $(berth_worker_pids) "
 same=0
 for p in $OLD; do case $NEW in *" $p "*) same=$((same + 1)) ;; esac; done
 expect_eq "no worker of the old generation remains" "$same" 0
-ok "reload logged" grep -q 'reloaded .*2 api and 2 upload workers' "$LOG"
+ok "reload logged" grep -q 'reloaded .*2 api, 2 upload and 2 token workers' "$LOG"
 
 # ================================================================ workers on SIGHUP
 
 berth_conf workers 3
 berth_conf upload_workers 1
+berth_conf token_workers 1
 berth_reload
 ok "workers = 3 on SIGHUP: 3 api workers" count_is api 3
 ok "upload_workers = 1 on SIGHUP: 1 upload worker" count_is upload 1
-ok "reload logged with the new sizes" grep -q 'reloaded .*3 api and 1 upload workers' "$LOG"
+ok "token_workers = 1 on SIGHUP: 1 token worker" count_is token 1
+ok "reload logged with the new sizes" grep -q 'reloaded .*3 api, 1 upload and 1 token workers' "$LOG"
 req GET /v2/
 expect_status 200
 ok "an upload works with one upload worker" push_blob team/pool/up "$W/img/config.json"
 berth_conf workers 2
 berth_conf upload_workers 2
+berth_conf token_workers 2
 berth_reload
 ok "back to 2 api workers" count_is api 2
 ok "back to 2 upload workers" count_is upload 2
+ok "back to 2 token workers" count_is token 2
 
 # ================================================================ SIGTERM
 
