@@ -131,16 +131,25 @@ reader() {
 	done
 }
 
+pushed_count() { cat "$W"/pushed.[0-9s] 2>/dev/null | wc -l; }
+
 gc_loop() {
-	local n=0
+	local n=0 last=-1 i
 	exec >/dev/null 2>&1
 	while [ ! -e "$W/stop" ]; do
+		# With grace 0 a blob uploaded but not yet named by a manifest is
+		# fair game (its push then fails and is retried).  So that the
+		# pushes cannot starve however slow the machine is, a run that
+		# would follow one with no push through in between waits for one
+		# (at most 10 s).
+		for i in $(seq 1 100); do
+			[ ! -e "$W/stop" ] && [ "$(pushed_count)" -le "$last" ] || break
+			sleep 0.1
+		done
+		last=$(pushed_count)
 		ctl gc --grace 0 >>"$W/gc.out" 2>>"$W/gc.err" || echo "exit $?" >>"$W/gc.fail"
 		n=$((n + 1))
 		echo "$n" >"$W/gc.runs"
-		# With grace 0 a blob uploaded but not yet named by a manifest is
-		# fair game (its push then fails and is retried): a pause longer
-		# than one push lets pushes through between runs.
 		sleep "0.$((RANDOM % 6 + 4))"
 	done
 }
