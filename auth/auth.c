@@ -122,25 +122,13 @@ static int claim_names(const json_t *access, const char *repo)
  * file, only on the insufficient-scope path. */
 static unsigned repotoken_actions(const struct config *cfg, const char *name, const char *repo)
 {
-	struct auth_repotoken *list = NULL;
-	struct auth_scope sc[AUTH_SCOPE_MAX];
-	size_t n = 0, i, k, j;
-	unsigned acts = 0;
-	time_t now = time(NULL);
+	struct auth_repotoken *t = NULL;
+	unsigned acts;
 
-	if (!cfg->tokens_file || auth_repotoken_list(cfg->tokens_file, &list, &n))
+	if (auth_repotoken_find(cfg->tokens_file, name, time(NULL), &t))
 		return 0;
-	for (i = 0; i < n; i++) {
-		if (strcmp(list[i].name, name) != 0 || list[i].revoked ||
-		    (list[i].expires && list[i].expires <= now))
-			continue;
-		for (k = 0, j = 0; list[i].scopes && list[i].scopes[j]; j++)
-			k = auth_scope_parse(sc, k, AUTH_SCOPE_MAX, list[i].scopes[j]);
-		for (j = 0; j < k; j++)
-			if (sc[j].type == AUTH_SCOPE_REPOSITORY && strcmp(sc[j].name, repo) == 0)
-				acts |= sc[j].actions;
-	}
-	auth_repotoken_list_free(list, n);
+	acts = auth_scopes_actions(t->scopes, repo);
+	auth_repotoken_free(t);
 	return acts;
 }
 

@@ -350,23 +350,6 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 
 /* ---- what an identity may do ---- */
 
-static unsigned token_scope_actions(const struct auth_identity *id, const char *repo)
-{
-	struct auth_scope sc[AUTH_SCOPE_MAX];
-	unsigned acts = 0;
-	size_t n = 0;
-
-	for (size_t i = 0; id->scopes && id->scopes[i]; i++)
-		n = auth_scope_parse(sc, n, AUTH_SCOPE_MAX, id->scopes[i]);
-	for (size_t i = 0; i < n; i++) {
-		if (!repo && sc[i].type == AUTH_SCOPE_REGISTRY)
-			acts |= sc[i].actions & AUTH_ACT_CATALOG;
-		else if (repo && sc[i].type == AUTH_SCOPE_REPOSITORY && strcmp(sc[i].name, repo) == 0)
-			acts |= sc[i].actions;
-	}
-	return acts;
-}
-
 static unsigned subject_actions(struct auth_ctx *a, enum auth_kind kind, const char *name,
 				char *const *groups, size_t ngroups, const char *repo)
 {
@@ -388,7 +371,7 @@ unsigned auth_identity_actions(struct auth_ctx *a, const struct auth_identity *i
 	unsigned acts = subject_actions(a, id->kind, id->name, id->groups, id->ngroups, repo);
 
 	if (id->kind == AUTH_TOKEN)
-		acts |= token_scope_actions(id, repo);
+		acts |= auth_scopes_actions(id->scopes, repo);
 	return acts;
 }
 
@@ -604,8 +587,7 @@ static enum berr refresh_ldap(struct auth_ctx *a, struct auth_identity *id, json
 static enum berr refresh_subject(struct auth_ctx *a, struct auth_identity *id, json_int_t iat)
 {
 	const struct config *cfg = a->cfg;
-	struct auth_repotoken *list = NULL;
-	size_t n = 0;
+	struct auth_repotoken *tok = NULL;
 	enum berr err = BERR_OK;
 
 	switch (id->kind) {
@@ -616,20 +598,11 @@ static enum berr refresh_subject(struct auth_ctx *a, struct auth_identity *id, j
 	case AUTH_LDAP:
 		return refresh_ldap(a, id, iat);
 	case AUTH_TOKEN:
-		if (!cfg->tokens_file || auth_repotoken_list(cfg->tokens_file, &list, &n))
-			return berr_set(BERR_UNAUTHORIZED, "token %s no longer exists", id->name);
-		err = berr_set(BERR_UNAUTHORIZED, "token %s no longer exists", id->name);
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(list[i].name, id->name) != 0)
-				continue;
-			if (list[i].revoked || (list[i].expires && list[i].expires <= time(NULL)))
-				err = berr_set(BERR_UNAUTHORIZED, "token %s is revoked or expired", id->name);
-			else if (!(id->scopes = strv_copy(list[i].scopes, strv_len(list[i].scopes))))
-				err = berr_set(BERR_INTERNAL, "out of memory");
-			else
-				err = BERR_OK;
-		}
-		auth_repotoken_list_free(list, n);
+		if ((err = auth_repotoken_find(cfg->tokens_file, id->name, time(NULL), &tok)))
+			return err;
+		if (!(id->scopes = strv_copy(tok->scopes, strv_len(tok->scopes))))
+			err = berr_set(BERR_INTERNAL, "out of memory");
+		auth_repotoken_free(tok);
 		return err;
 	default:
 		return berr_set(BERR_UNAUTHORIZED, "anonymous refresh tokens do not exist");

@@ -215,3 +215,20 @@ unsigned auth_access_actions(const json_t *access, const char *name)
 			bits |= repo_actions[i].bit;
 	return bits;
 }
+
+unsigned auth_scopes_actions(char *const *scopes, const char *repo)
+{
+	struct auth_scope sc[AUTH_SCOPE_MAX];
+	unsigned acts = 0;
+	size_t n = 0;
+
+	for (size_t i = 0; scopes && scopes[i]; i++)
+		n = auth_scope_parse(sc, n, AUTH_SCOPE_MAX, scopes[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (!repo && sc[i].type == AUTH_SCOPE_REGISTRY)
+			acts |= sc[i].actions & AUTH_ACT_CATALOG;
+		else if (repo && sc[i].type == AUTH_SCOPE_REPOSITORY && strcmp(sc[i].name, repo) == 0)
+			acts |= sc[i].actions;
+	}
+	return acts;
+}

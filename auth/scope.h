@@ -48,6 +48,11 @@ struct auth_scope {
  * which holds at most `max`.  Returns the new count.  Never fails. */
 size_t auth_scope_parse(struct auth_scope *v, size_t n, size_t max, const char *param);
 
+/* What the scope strings `scopes` (NULL-terminated, as a repository token
+ * keeps them) grant on repository `repo`, or with repo NULL the catalog
+ * bit.  Names are compared exactly. */
+unsigned auth_scopes_actions(char *const *scopes, const char *repo);
+
 /* "repository:team/app:pull,push" into buf; the length, or -1 if it does
  * not fit.  For the scope="…" of a WWW-Authenticate challenge. */
 int auth_scope_format(char *buf, size_t size, const struct auth_scope *s);

@@ -936,3 +936,31 @@ int auth_user_revoked(const char *state_dir, const char *name, time_t iat)
 	       fs_path(path, sizeof path, "%s/revoked/user-%s", state_dir, name) == BERR_OK &&
 	       stat(path, &st) == 0 && st.st_mtime >= iat;
 }
+
+enum berr auth_repotoken_find(const char *path, const char *name, time_t now,
+			      struct auth_repotoken **out)
+{
+	struct auth_repotoken *list = NULL, *t = NULL;
+	size_t n = 0;
+	enum berr rc;
+
+	*out = NULL;
+	if (!path || auth_repotoken_list(path, &list, &n))
+		return berr_set(BERR_UNAUTHORIZED, "token %s no longer exists", name);
+	for (size_t i = 0; i < n && !t; i++)
+		if (strcmp(list[i].name, name) == 0)
+			t = &list[i];
+	if (!t)
+		rc = berr_set(BERR_UNAUTHORIZED, "token %s no longer exists", name);
+	else if (t->revoked || (t->expires && t->expires <= now))
+		rc = berr_set(BERR_UNAUTHORIZED, "token %s is revoked or expired", name);
+	else if (!(*out = calloc(1, sizeof(**out))))
+		rc = berr_sys("allocating", "token");
+	else {
+		**out = *t;     /* move t out of the list */
+		memset(t, 0, sizeof(*t));
+		rc = BERR_OK;
+	}
+	auth_repotoken_list_free(list, n);
+	return rc;
+}

@@ -129,6 +129,13 @@ enum berr auth_repotoken_create(const char *path, const char *name, char *const 
 enum berr auth_repotoken_verify(const char *path, const char *name, const char *secret,
 				time_t now, struct auth_repotoken **out);
 
+/* Token `name` as it stands at `now`, without its secret (a refresh, the
+ * insufficient-scope check, berthctl).  BERR_UNAUTHORIZED "token NAME no
+ * longer exists" / "token NAME is revoked or expired"; *out is freed with
+ * auth_repotoken_free. */
+enum berr auth_repotoken_find(const char *path, const char *name, time_t now,
+			      struct auth_repotoken **out);
+
 /* Mark `name` revoked (kept in the file so the name stays taken and the
  * listing shows it).  BERR_NAME_UNKNOWN if absent; revoking twice is fine. */
 enum berr auth_repotoken_revoke(const char *path, const char *name);

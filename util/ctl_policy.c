@@ -136,30 +136,19 @@ static int parse_args(int argc, char **argv, struct explain *e)
 static int token_scope_grants(const struct config *cfg, const struct explain *e, char *buf,
 			      size_t size)
 {
-	struct auth_repotoken *list = NULL;
-	struct auth_scope sc[AUTH_SCOPE_MAX];
-	size_t n = 0, i, j, k;
+	struct auth_repotoken *t = NULL;
+	const char *repo = e->act == AUTH_ACT_CATALOG ? NULL : e->repo;
 	int found = 0;
 
-	if (!e->who.token_name || !cfg->tokens_file ||
-	    auth_repotoken_list(cfg->tokens_file, &list, &n))
+	if (!e->who.token_name ||
+	    auth_repotoken_find(cfg->tokens_file, e->who.token_name, time(NULL), &t))
 		return 0;
-	for (i = 0; i < n && !found; i++) {
-		if (strcmp(list[i].name, e->who.token_name) != 0 || list[i].revoked ||
-		    (list[i].expires && list[i].expires <= time(NULL)))
-			continue;
-		for (j = 0; list[i].scopes && list[i].scopes[j] && !found; j++) {
-			k = auth_scope_parse(sc, 0, AUTH_SCOPE_MAX, list[i].scopes[j]);
-			while (k-- > 0 && !found)
-				found = (sc[k].actions & e->act) &&
-					(e->act == AUTH_ACT_CATALOG ? sc[k].type == AUTH_SCOPE_REGISTRY
-					 : sc[k].type == AUTH_SCOPE_REPOSITORY &&
-					   strcmp(sc[k].name, e->repo) == 0);
-			if (found)
-				snprintf(buf, size, "%s", list[i].scopes[j]);
-		}
+	for (size_t j = 0; t->scopes && t->scopes[j] && !found; j++) {
+		char *one[2] = { t->scopes[j], NULL };
+		if ((found = (auth_scopes_actions(one, repo) & e->act) != 0))
+			snprintf(buf, size, "%s", t->scopes[j]);
 	}
-	auth_repotoken_list_free(list, n);
+	auth_repotoken_free(t);
 	return found;
 }
 
