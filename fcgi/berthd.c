@@ -44,6 +44,7 @@
 #include "auth/signer.h"
 #include "fcgi/pool.h"
 #include "util/log.h"
+#include "util/privs.h"
 
 #define MAX_BACKOFF 30
 #define YOUNG 5 /* seconds: a worker dying sooner than this backs off */
@@ -135,6 +136,10 @@ static void spawn(int pool, struct slot *s)
 			if (listen_fd[p] >= 0 && listen_fd[p] != pool_fd(pool))
 				close(listen_fd[p]);
 		forget_secrets();
+		if (privs_drop(&cfg)) {
+			log_err("%s worker: %s", pool_names[pool], berr_detail());
+			_exit(1);
+		}
 		pool_worker_run(pool_fd(pool), &cfg, &store);
 	}
 	s->pid = pid;
@@ -322,6 +327,10 @@ static void maybe_sweep(time_t now)
 	if (pid == 0) {
 		signal(SIGTERM, SIG_DFL);
 		struct auth_ratelimit rl;
+		if (privs_drop(&cfg)) {
+			log_err("sweep: %s", berr_detail());
+			_exit(1);
+		}
 		if (store_sweep(&store, time(NULL), &removed))
 			log_err("sweep: %s", berr_detail());
 		else if (removed)

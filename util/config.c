@@ -32,6 +32,14 @@ static const struct key keys[] = {
 	{ "token_socket",     K_STR,   OFF(token_socket), 0, 0 },
 	{ "workers",          K_INT,   OFF(workers), 1, 1024 },
 	{ "upload_workers",   K_INT,   OFF(upload_workers), 1, 1024 },
+	{ "upload_workers_min", K_INT, OFF(upload_workers_min), 1, 1024 },
+	{ "upload_idle_timeout", K_LONG, OFF(upload_idle_timeout), 1, 86400 },
+	{ "upload_client_workers", K_INT, OFF(upload_client_workers), 0, 1024 },
+	{ "upload_min_rate",  K_LONG,  OFF(upload_min_rate), 0, 1L << 30 },
+	{ "upload_rate_window", K_LONG, OFF(upload_rate_window), 1, 3600 },
+	{ "read_timeout",     K_LONG,  OFF(read_timeout), 1, 3600 },
+	{ "manifest_max_descriptors", K_LONG, OFF(manifest_max_descriptors), 1, 1000000 },
+	{ "user",             K_STR,   OFF(user), 0, 0 },
 	{ "token_workers",    K_INT,   OFF(token_workers), 1, 1024 },
 	{ "backlog",          K_INT,   OFF(backlog), 1, 65535 },
 	{ "socket_mode",      K_MODE,  OFF(socket_mode), 0, 0777 },
@@ -89,7 +97,14 @@ static void set_defaults(struct config *c)
 	memset(c, 0, sizeof(*c));
 	c->socket = strdup("/run/berth/api.sock");
 	c->workers = 4;
-	c->upload_workers = 8;
+	c->upload_workers = 32;
+	c->upload_workers_min = 4;
+	c->upload_idle_timeout = 30;
+	c->upload_client_workers = 8;
+	c->upload_min_rate = 1024;
+	c->upload_rate_window = 60;
+	c->read_timeout = 60;
+	c->manifest_max_descriptors = 4096;
 	c->token_workers = 2;
 	c->backlog = 1024;
 	c->socket_mode = 0660;

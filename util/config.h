@@ -19,7 +19,24 @@
  *                                           logins never occupy the API workers;
  *                                           unset: /token is served by the API pool
  *   workers        = 4      API workers (manifests, HEAD, tags, tokens)
- *   upload_workers = 8      upload workers (each streamed PATCH holds one)
+ *   upload_workers = 32     most upload workers: the pool grows to this under
+ *                           load (each streamed PATCH holds one)
+ *   upload_workers_min = 4  upload workers always running; idle ones above
+ *                           this leave after upload_idle_timeout seconds
+ *   upload_idle_timeout = 30
+ *   upload_client_workers = 8  upload workers one client address, and one
+ *                           user, may hold at once; beyond: 429 TOOMANYREQUESTS
+ *                           with Retry-After (0: no limit)
+ *   upload_min_rate = 1024  bytes/s an upload body must average over each
+ *                           upload_rate_window, or it is cut off (0: off)
+ *   upload_rate_window = 60 seconds
+ *   read_timeout   = 60     seconds a worker waits for one read of a request
+ *                           body before it gives the request up
+ *   manifest_max_descriptors = 4096  descriptors (layers, children, blobs) one
+ *                           manifest may list; more: 400 MANIFEST_INVALID
+ *   user           =        when berthd starts as root: the account its
+ *                           workers, sweeper and directory process run as
+ *                           (the signer keeps root and the only copy of the key)
  *   token_workers  = 2      token workers (logins, refresh tokens)
  *   backlog        = 1024   listen() backlog: requests beyond the pool wait here
  *   socket_mode    = 0660   permissions of unix sockets
@@ -101,7 +118,15 @@ struct config {
 	char *upload_socket;  /* NULL: uploads served by the API pool */
 	char *token_socket;   /* NULL: /token served by the API pool */
 	int workers;
-	int upload_workers;
+	int upload_workers;        /* the most */
+	int upload_workers_min;
+	long upload_idle_timeout;
+	int upload_client_workers;
+	long upload_min_rate;
+	long upload_rate_window;
+	long read_timeout;
+	long manifest_max_descriptors;
+	char *user;
 	int token_workers;
 	int backlog;
 	int socket_mode;

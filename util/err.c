@@ -34,6 +34,8 @@ static const struct {
 	[BERR_RANGE_INVALID]         = { "BLOB_UPLOAD_INVALID", 416, "requested range not satisfiable" },
 	[BERR_TOO_LARGE]             = { "SIZE_INVALID", 413, "payload too large" },
 	[BERR_BUSY]                  = { "BLOB_UPLOAD_INVALID", 409, "upload session is in use by another request" },
+	[BERR_TOO_SLOW]              = { "BLOB_UPLOAD_INVALID", 408, "request body too slow" },
+	[BERR_STORAGE_FULL]          = { "UNKNOWN", 507, "registry storage is full" },
 	[BERR_INTERNAL]              = { "UNKNOWN", 500, "internal error" },
 };
 

@@ -34,6 +34,8 @@ enum berr {
 	BERR_RANGE_INVALID,         /* 416, code BLOB_UPLOAD_INVALID */
 	BERR_TOO_LARGE,             /* 413, code SIZE_INVALID */
 	BERR_BUSY,                  /* 409, code BLOB_UPLOAD_INVALID: session in use */
+	BERR_TOO_SLOW,              /* 408, code BLOB_UPLOAD_INVALID: body too slow or stalled */
+	BERR_STORAGE_FULL,          /* 507, code UNKNOWN: the store's disk is full */
 	BERR_INTERNAL,              /* 500, code UNKNOWN */
 	BERR__COUNT
 };
