@@ -7,8 +7,12 @@
  *   api     manifests, HEADs, tags, blob redirects: short requests that
  *           holders of a token make (`socket`, `workers`);
  *   upload  PATCH/PUT bodies that may hold a worker for minutes
- *           (`upload_socket`, `upload_workers`), so a wave of pushes can never
- *           starve pulls;
+ *           (`upload_socket`), so a wave of pushes can never starve pulls.
+ *           This pool is dynamic: upload_workers_min run always, more are
+ *           started while fewer than two are idle, up to upload_workers, and
+ *           idle ones above the minimum leave after upload_idle_timeout.
+ *           One client (address, and user) holds at most
+ *           upload_client_workers of them (worker.c, fcgi/scoreboard.h);
  *   token   /token: logins and refreshes (`token_socket`, `token_workers`).
  *           A login may wait seconds on the directory (or its timeouts when
  *           the directory hangs) and costs a bcrypt; on their own pool,
@@ -43,17 +47,23 @@
 #include "auth/directory.h"
 #include "auth/signer.h"
 #include "fcgi/pool.h"
+#include "fcgi/scoreboard.h"
 #include "util/log.h"
 #include "util/privs.h"
 
 #define MAX_BACKOFF 30
 #define YOUNG 5 /* seconds: a worker dying sooner than this backs off */
+#define UPLOAD_SPARE 2 /* idle upload workers kept ready while the pool may grow */
+#define TICK_MS 1000   /* the master's loop ... */
+#define DYNAMIC_TICK_MS 100 /* ... and while the upload pool may grow or shrink */
 
 enum { POOL_API = 0, POOL_UPLOAD = 1, POOL_TOKEN = 2, NPOOLS = 3 };
 static const char *pool_names[NPOOLS] = { "api", "upload", "token" };
 
 struct slot {
 	pid_t pid;         /* 0: not running */
+	int on;            /* should run (the dynamic upload pool turns slots off) */
+	int sb;            /* its scoreboard entry (fcgi/scoreboard.h) */
 	time_t started;
 	time_t respawn_at;
 	int backoff;
@@ -122,6 +132,7 @@ static void forget_secrets(void)
 
 static void spawn(int pool, struct slot *s)
 {
+	int idx = sb_reserve();
 	pid_t pid = fork();
 
 	if (pid < 0) {
@@ -136,13 +147,16 @@ static void spawn(int pool, struct slot *s)
 			if (listen_fd[p] >= 0 && listen_fd[p] != pool_fd(pool))
 				close(listen_fd[p]);
 		forget_secrets();
+		sb_self(idx, pool);
 		if (privs_drop(&cfg)) {
 			log_err("%s worker: %s", pool_names[pool], berr_detail());
 			_exit(1);
 		}
 		pool_worker_run(pool_fd(pool), &cfg, &store);
 	}
+	sb_bind(idx, pid, pool);
 	s->pid = pid;
+	s->sb = idx;
 	s->started = time(NULL);
 	log_debug("%s worker %d started", pool_names[pool], (int)pid);
 }
@@ -151,7 +165,7 @@ static void spawn_due(time_t now)
 {
 	for (int p = 0; p < NPOOLS; p++)
 		for (int i = 0; i < nslots[p]; i++)
-			if (!slots[p][i].pid && now >= slots[p][i].respawn_at)
+			if (slots[p][i].on && !slots[p][i].pid && now >= slots[p][i].respawn_at)
 				spawn(p, &slots[p][i]);
 }
 
@@ -168,6 +182,10 @@ static void slot_died(int pool, struct slot *s, int status, time_t now)
 {
 	char how[64];
 
+	if (!s->on) { /* an idle upload worker the pool let go */
+		s->pid = 0;
+		return;
+	}
 	describe_exit(status, how, sizeof(how));
 	if (now - s->started < YOUNG)
 		s->backoff = s->backoff ? (s->backoff * 2 > MAX_BACKOFF ? MAX_BACKOFF : s->backoff * 2) : 1;
@@ -245,6 +263,7 @@ static void restart_directory(void)
 
 static int reap_one(pid_t pid, int status, time_t now)
 {
+	sb_release_pid(pid);
 	if (pid == sweeper) {
 		sweeper = 0;
 		return 1;
@@ -344,6 +363,14 @@ static void maybe_sweep(time_t now)
 	sweeper = pid;
 }
 
+/* Fewest upload workers running: all of them when the pool is not
+ * dynamic (uploads served by the API pool, or min = max). */
+static int upload_min(void)
+{
+	return cfg.upload_workers_min < cfg.upload_workers ? cfg.upload_workers_min
+							   : cfg.upload_workers;
+}
+
 static int size_slots(void)
 {
 	int want[NPOOLS] = { cfg.workers, cfg.upload_socket ? cfg.upload_workers : 0,
@@ -354,8 +381,61 @@ static int size_slots(void)
 		if (!slots[p])
 			return -1;
 		nslots[p] = want[p];
+		for (int i = 0; i < want[p]; i++) {
+			slots[p][i].on = p != POOL_UPLOAD || i < upload_min();
+			slots[p][i].sb = -1;
+		}
 	}
 	return 0;
+}
+
+static int upload_dynamic(void)
+{
+	return nslots[POOL_UPLOAD] > upload_min();
+}
+
+/* The dynamic upload pool (php-fpm's "dynamic" mode): keep UPLOAD_SPARE
+ * idle workers ready while fewer than upload_workers run, growing by a
+ * quarter of the busy ones per tick so a wave of pushes is met within a few
+ * ticks; an idle worker above upload_workers_min leaves after
+ * upload_idle_timeout, one per tick.  Idle and busy come from the
+ * scoreboard, which the workers keep. */
+static void adjust_upload_pool(time_t now)
+{
+	struct slot *s = slots[POOL_UPLOAD], *oldest = NULL;
+	int running = 0, idle = 0, grow;
+	time_t since, oldest_since = now;
+
+	if (!upload_dynamic())
+		return;
+	for (int i = 0; i < nslots[POOL_UPLOAD]; i++) {
+		if (!s[i].on)
+			continue;
+		running++;
+		if (!s[i].pid || sb_busy(s[i].sb, &since))
+			continue; /* respawning, or busy */
+		idle++;
+		if (since <= oldest_since)
+			oldest = &s[i], oldest_since = since;
+	}
+	if (idle < UPLOAD_SPARE && running < nslots[POOL_UPLOAD]) {
+		grow = (running - idle) / 4 > 1 ? (running - idle) / 4 : 1;
+		for (int i = 0; i < nslots[POOL_UPLOAD] && grow > 0; i++)
+			if (!s[i].on && !s[i].pid) {
+				s[i].on = 1;
+				s[i].backoff = 0;
+				s[i].respawn_at = 0;
+				spawn(POOL_UPLOAD, &s[i]);
+				grow--;
+			}
+		log_debug("upload pool: %d workers running, %d idle: growing", running, idle);
+	} else if (idle > UPLOAD_SPARE && running > upload_min() && oldest &&
+		   now - oldest_since >= cfg.upload_idle_timeout) {
+		oldest->on = 0;
+		kill(oldest->pid, SIGTERM); /* idle: it leaves at once; busy by now: after its request */
+		log_debug("upload pool: worker %d idle for %ld s leaves", (int)oldest->pid,
+			  (long)(now - oldest_since));
+	}
 }
 
 /* Move every current worker to the retiring list (they are told to leave
@@ -514,6 +594,10 @@ static int start(void)
 		log_err("pidfile %s: %s", cfg.pidfile, strerror(errno));
 		return -1;
 	}
+	if (sb_create()) {
+		log_err("start: %s", berr_detail());
+		return -1;
+	}
 	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0 || size_slots() < 0) {
 		log_err("start: %s", strerror(errno));
 		return -1;
@@ -531,7 +615,10 @@ static void log_listening(void)
 	char part[NPOOLS][300];
 
 	for (int p = 0; p < NPOOLS; p++) {
-		if (sock[p])
+		if (sock[p] && p == POOL_UPLOAD && upload_dynamic())
+			snprintf(part[p], sizeof(part[p]), "%s on %s (%d to %d workers)", pool_names[p],
+				 sock[p], upload_min(), nslots[p]);
+		else if (sock[p])
 			snprintf(part[p], sizeof(part[p]), "%s on %s (%d workers)", pool_names[p],
 				 sock[p], nslots[p]);
 		else
@@ -583,8 +670,9 @@ int main(int argc, char **argv)
 		start_signer();
 		start_directory();
 		spawn_due(time(NULL));
+		adjust_upload_pool(time(NULL));
 		maybe_sweep(time(NULL));
-		wait_wake(1000);
+		wait_wake(upload_dynamic() ? DYNAMIC_TICK_MS : TICK_MS);
 	}
 	shutdown_pool();
 	store_close(&store);

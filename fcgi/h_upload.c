@@ -182,6 +182,8 @@ enum berr h_upload_start(struct req *r)
 		return BERR_OK;
 	if (!monolithic && r->content_length > 0)
 		return berr_set(BERR_DIGEST_INVALID, "a POST with a body needs ?digest=");
+	if (monolithic && (err = pool_claim_upload(r)))
+		return err;
 	if ((err = store_upload_create(r->store, r->route.name, &u)))
 		return err;
 	if (monolithic) {
@@ -210,6 +212,8 @@ static enum berr open_session(struct req *r, struct upload *u, int writing)
 	if ((err = ref_upload_id_check(r->route.ref)))
 		return err;
 	if (writing && (err = store_lock_check_write(r->store, r->route.name, NULL)))
+		return err;
+	if (writing && (err = pool_claim_upload(r)))
 		return err;
 	return store_upload_open(r->store, r->route.name, r->route.ref, u);
 }

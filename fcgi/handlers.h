@@ -12,6 +12,10 @@
 #include "fcgi/request.h"
 
 void dispatch(struct req *r);
+/* Before an upload handler reads a body: this worker counts against the
+ * client's (address and user) share of its pool, upload_client_workers;
+ * over it, BERR_TOOMANYREQUESTS with Retry-After added (worker.c). */
+enum berr pool_claim_upload(struct req *r);
 
 enum berr h_base(struct req *r);                 /* h_base.c */
 enum berr h_blob_get(struct req *r);             /* h_blob.c */

@@ -19,10 +19,14 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <jansson.h>
 
 #include "fcgi/handlers.h"
 #include "fcgi/pool.h"
+#include "fcgi/scoreboard.h"
 #include "util/log.h"
+
+#define CLAIM_RETRY_AFTER 5 /* seconds a client over its upload share waits */
 
 static volatile sig_atomic_t stopping;
 
@@ -45,6 +49,21 @@ static void worker_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+}
+
+enum berr pool_claim_upload(struct req *r)
+{
+	const char *user = NULL;
+	enum berr err;
+
+	if (r->auth_claims)
+		user = json_string_value(json_object_get(r->auth_claims, "sub"));
+	err = sb_claim(req_param(r, "REMOTE_ADDR"), user ? user : "", r->cfg->upload_client_workers);
+	if (err) {
+		log_info("upload refused: %s", berr_detail());
+		resp_header(r, "Retry-After", "%d", CLAIM_RETRY_AFTER);
+	}
+	return err;
 }
 
 static void serve(FCGX_Request *fr, const struct config *cfg, struct store *st)
@@ -98,8 +117,11 @@ void pool_worker_run(int fd, const struct config *cfg, struct store *st)
 			break;
 		if (FCGX_Accept_r(&fr) < 0)
 			continue; /* another worker took it, or a signal */
+		sb_set_busy(1);
 		serve(&fr, cfg, st);
 		FCGX_Finish_r(&fr);
+		sb_unclaim();
+		sb_set_busy(0);
 	}
 	FCGX_Free(&fr, 0);
 	_exit(0);
