@@ -37,7 +37,9 @@ HDRS     = $(wildcard util/*.h store/*.h auth/*.h fcgi/*.h tests/unit/*.h)
 # keep the unit tests' objects: no "rm" after the test summary line
 .SECONDARY:
 
-all: $(BUILD)/berthd $(BUILD)/berthctl $(UNIT_BIN)
+FAULT_LIB = $(BUILD)/tests/libberthfault.so
+
+all: $(BUILD)/berthd $(BUILD)/berthctl $(UNIT_BIN) $(FAULT_LIB)
 
 $(BUILD)/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -55,6 +57,13 @@ $(BUILD)/berthctl: $(BUILD)/util/berthctl.o $(BUILD)/libberth.a
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libberth.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The fault-injection shim (tests/fault/fault.c), LD_PRELOADed into berthd
+# by the tests: never sanitized, and with the C library's own off_t names.
+$(FAULT_LIB): tests/fault/fault.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -fsanitize=% -fno-sanitize-recover=% -D_FILE_OFFSET_BITS=64,$(CFLAGS)) \
+		-fPIC -shared -o $@ $< -ldl
 
 deps:
 	@sh util/deps.sh

@@ -3,6 +3,8 @@
  * the status of err.h's table and the spec's body
  *   {"errors":[{"code":"…","message":"…","detail":"…"}]}
  * Internal errors keep their detail in the log, not in the answer.
+ * A full store (507, util/err.c) is no secret, but its detail names a path
+ * of the store: the client reads what happened, the log says where.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -22,6 +24,10 @@ void resp_error(struct req *r, enum berr code)
 	if (code == BERR_INTERNAL) {
 		log_err("%s %s: internal error: %s", r->method, r->path ? r->path : "", detail);
 		detail = "see the registry's log";
+	} else if (code == BERR_STORAGE_FULL) {
+		log_err("%s %s: storage full: %s", r->method, r->path ? r->path : "", detail);
+		detail = "the registry's disk is full or its quota exhausted: "
+			 "nothing was stored; retry once space is freed";
 	}
 	/* docker shows only the code and message of a refusal: there the
 	 * message says what was wrong */

@@ -112,13 +112,14 @@ static enum berr dir_created(const char *path)
 }
 
 /* 0 if `path` is a directory now (made by us or already there), else -1 with
- * errno set (ENOENT: a parent is missing). */
-static int mkdir_one(const char *path)
+ * errno set (ENOENT: a parent is missing), or -2 when dir_created() failed
+ * (its code in *rc, its detail set). */
+static int mkdir_one(const char *path, enum berr *rc)
 {
 	struct stat st;
 
 	if (mkdir(path, FS_DIR_MODE) == 0)
-		return dir_created(path) == BERR_OK ? 0 : -2;
+		return (*rc = dir_created(path)) == BERR_OK ? 0 : -2;
 	if (errno != EEXIST)
 		return -1;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
@@ -133,9 +134,9 @@ enum berr fs_mkdir_p(const char *path)
 	enum berr rc;
 	int r;
 
-	r = mkdir_one(path);
+	r = mkdir_one(path, &rc);
 	if (r == 0 || r == -2)
-		return r ? BERR_INTERNAL : BERR_OK; /* -2: dir_created() said why */
+		return r ? rc : BERR_OK; /* -2: dir_created() said why */
 	if (errno != ENOENT)
 		return berr_sys("mkdir", path);
 	rc = parent_of(path, parent, sizeof(parent));
@@ -146,10 +147,10 @@ enum berr fs_mkdir_p(const char *path)
 	rc = fs_mkdir_p(parent);
 	if (rc)
 		return rc;
-	r = mkdir_one(path);
+	r = mkdir_one(path, &rc);
 	if (r == -1)
 		return berr_sys("mkdir", path);
-	return r ? BERR_INTERNAL : BERR_OK;
+	return r ? rc : BERR_OK;
 }
 
 int fs_exists(const char *path)

@@ -235,7 +235,9 @@ berth_start_pool() {
 	local s i
 	[ -x "$BUILD/berthd" ] || bail "$BUILD/berthd not built"
 	for s in $(berth_sockets); do rm -f "$s"; done
-	"$BUILD/berthd" -c "$DATA/berth.conf" >>"$RUN/berthd.log" 2>&1 &
+	# BERTHD_PRELOAD: an LD_PRELOAD for berthd alone (tests/fault/lib-fault.sh)
+	env ${BERTHD_PRELOAD:+LD_PRELOAD="$BERTHD_PRELOAD"} \
+		"$BUILD/berthd" -c "$DATA/berth.conf" >>"$RUN/berthd.log" 2>&1 &
 	BERTHD_PID=$!
 	for i in $(seq 1 100); do
 		if ! kill -0 "$BERTHD_PID" 2>/dev/null; then

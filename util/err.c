@@ -1,5 +1,18 @@
 /*
  * err.c - the error table and the per-process detail slot (see err.h).
+ *
+ * berr_sys() is where an errno becomes a code.  Almost all of them are the
+ * registry's fault (500 UNKNOWN), but a full disk or an exhausted quota
+ * (ENOSPC, EDQUOT) is the operator's business and the client's explanation:
+ * BERR_STORAGE_FULL, 507 Insufficient Storage (RFC 4918), which docker,
+ * podman and skopeo all print with its reason phrase ("507 Insufficient
+ * Storage"), so a user can tell "the registry is full" from "the registry
+ * is broken" without reading its log.  Both are logged at error.  Not a
+ * 4xx: it would make docker print the JSON message, but it would blame the
+ * client, and docker retries it all the same; the clients print only the
+ * status line of a 5xx, so its reason phrase is what they show.  The code
+ * is UNKNOWN: the distribution spec has none for a full registry.
+ * (tests/integration/t151-disk-full.sh: a real full disk, the clients.)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -49,6 +62,12 @@ enum berr berr_set(enum berr code, const char *fmt, ...)
 	return code;
 }
 
+/* ENOSPC / EDQUOT: the store is full, not broken. */
+static enum berr errno_code(int e)
+{
+	return e == ENOSPC || e == EDQUOT ? BERR_STORAGE_FULL : BERR_INTERNAL;
+}
+
 enum berr berr_sys(const char *what, const char *path)
 {
 	int e = errno;
@@ -56,7 +75,7 @@ enum berr berr_sys(const char *what, const char *path)
 	snprintf(detail, sizeof(detail), "%s %s: %s", what, path ? path : "", strerror(e));
 	log_err("%s", detail);
 	errno = e;
-	return BERR_INTERNAL;
+	return errno_code(e);
 }
 
 const char *berr_detail(void) { return detail; }
