@@ -23,6 +23,13 @@
  * restarted, at most once a second per slot.  On a reload berthd starts a
  * new directory process first (it replaces the socket file), then stops
  * the old one, which removes the socket only if it is still its own.
+ *
+ * Started as root with a run-as account (util/privs.h), the process reads
+ * the bind password file (which may be root's alone) and binds its socket
+ * as root, then drops to the account before it talks to any directory or
+ * client: a flaw in libldap's parsing of a server's answer then yields
+ * that account, not root.  Its socket is left behind when it exits (the
+ * run directory is root's); the next start replaces it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +48,7 @@
 #include "auth/directory.h"
 #include "auth/ldap.h"
 #include "auth/privsep.h"
+#include "util/privs.h"
 #include "util/log.h"
 
 #define DIR_USER_MAX 256
@@ -170,16 +178,13 @@ static void child_main(struct auth_ldap *l, int lfd, pid_t parent)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(1);
 	while (!dir_stop && getppid() == parent) {
-		struct ucred cred;
-		socklen_t clen = sizeof(cred);
 		int fd;
 
 		if (poll(&p, 1, 1000) <= 0)
 			continue;
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			continue;   /* another child took it */
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
-		    cred.uid == geteuid())
+		if (privsep_peer_ok(fd))
 			dir_serve_one(l, fd, req, reply);
 		close(fd);
 	}
@@ -248,12 +253,18 @@ static void dir_main(void *arg, pid_t parent, int ready)
 	privsep_detach("berth-directory", ready, on_term);
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
 		_exit(1);
+	/* The bind password file may be root's alone: read it, bind the
+	 * socket (given to the run-as account), and only then drop. */
 	if (auth_ldap_new(cfg, &l) ||
-	    privsep_listen("directory", cfg->directory_socket, 128, &lfd, &ino)) {
+	    privsep_listen("directory", cfg->directory_socket, 128, &lfd, &ino) ||
+	    privs_drop(cfg)) {
 		privsep_ready(ready, berr_detail());
 		auth_ldap_free(l);
 		_exit(1);
 	}
+	/* a change of uid cleared the parent-death signal */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != parent)
+		_exit(1);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_chld;
 	sigaction(SIGCHLD, &sa, NULL);

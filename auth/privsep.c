@@ -1,6 +1,11 @@
 /*
  * privsep.c - see privsep.h.  The signer's way of starting a process that
  * holds a secret, shared with the directory process.
+ *
+ * Started as root with a run-as account (util/privs.h), the socket file
+ * is given to that account and keeps mode 0600: the workers, which run as
+ * it, may connect, and nobody else but root.  The peer check then admits
+ * the account, besides the process's own uid.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth/privsep.h"
+#include "util/privs.h"
 #include "util/log.h"
 
 enum berr privsep_addr(const char *what, const char *path, struct sockaddr_un *sa)
@@ -52,9 +58,26 @@ enum berr privsep_listen(const char *what, const char *path, int backlog, int *o
 		close(fd);
 		return err;
 	}
+	if ((err = privs_give(path))) {
+		close(fd);
+		return err;
+	}
 	*ino = st.st_ino;
 	*out = fd;
 	return BERR_OK;
+}
+
+int privsep_peer_ok(int fd)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	uid_t uid;
+	gid_t gid;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		return 0;
+	return cred.uid == geteuid() || cred.uid == 0 ||
+	       (privs_owner(&uid, &gid) && cred.uid == uid);
 }
 
 void privsep_unlisten(const char *path, ino_t ino)

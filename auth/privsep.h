@@ -6,7 +6,8 @@
  * Each is forked by the master before the workers, forgets what it
  * inherited (signal handlers, blocked signals, descriptors), becomes
  * non-dumpable, listens on a unix SOCK_SEQPACKET socket that only its own
- * uid may open (mode 0600), and tells the master through a pipe whether it
+ * uid may open (mode 0600; given to the run-as account when berthd started
+ * as root with `user` set, util/privs.h), and tells the master through a pipe whether it
  * came up ("ok") or why not ("e<reason>"), so that a bad key or password
  * file is reported by the call that started it.
  *
@@ -36,6 +37,9 @@ enum berr privsep_addr(const char *what, const char *path, struct sockaddr_un *s
  * error.  *ino identifies our socket file for privsep_unlisten(). */
 enum berr privsep_listen(const char *what, const char *path, int backlog, int *fd,
 			 ino_t *ino);
+/* 1 when the peer of a connection accepted on such a socket may use it:
+ * our own uid, root, or the run-as account. */
+int privsep_peer_ok(int fd);
 /* Remove `path` if it is still the socket we made (a newer process may have
  * replaced it during a restart). */
 void privsep_unlisten(const char *path, ino_t ino);

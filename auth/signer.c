@@ -17,6 +17,10 @@
  * on every poll timeout, so it never outlives the pool.  The start, the
  * detaching and the socket are shared with the directory process
  * (auth/privsep.c).
+ *
+ * Started as root with a run-as account, the signer is the one process
+ * that keeps root (with the key file, 0600 root): it never drops, and its
+ * socket belongs to the account, whose workers alone (and root) may ask.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -118,14 +122,11 @@ static int signer_conn(struct signer *sg, int fd)
 
 static void signer_accept(int lfd, struct pollfd *fds, nfds_t *n)
 {
-	struct ucred cred;
-	socklen_t clen = sizeof(cred);
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != geteuid() ||
-	    *n >= SIGNER_CONNS + 1) {
+	if (!privsep_peer_ok(fd) || *n >= SIGNER_CONNS + 1) {
 		close(fd);
 		return;
 	}

@@ -576,6 +576,12 @@ static void usage(FILE *f)
 
 static int start(void)
 {
+	/* What a predecessor killed without a chance to clean up left behind
+	 * (pid file, sockets its finishing workers still hold): fcgi/listen.c */
+	if (pool_takeover(&cfg)) {
+		log_err("%s", berr_detail());
+		return -1;
+	}
 	if (store_open(&store, cfg.store)) {
 		log_err("store %s: %s", cfg.store, berr_detail());
 		return -1;

@@ -25,6 +25,7 @@
 #include "util/ctl_policy.h"
 #include "util/ctl_store.h"
 #include "util/log.h"
+#include "util/privs.h"
 
 #define DEFAULT_CONF "/etc/berth/berth.conf"
 
@@ -73,6 +74,7 @@ static int run(const char *path, int argc, char **argv)
 		fprintf(stderr, "berthctl: %s\n", berr_detail());
 		return 2;
 	}
+	if (privs_ctl(&cfg, cmd)) { fprintf(stderr, "berthctl: %s\n", berr_detail()); config_release(&cfg); return 2; } /* as root: become `user` */
 	if (is_auth_cmd(cmd)) {
 		if (strcmp(cmd, "ldap") == 0)
 			rc = ctl_ldap_main(&cfg, argc, argv);

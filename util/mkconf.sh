@@ -45,6 +45,10 @@ mv -f "$data/tls/client/ca.crt.tmp" "$data/tls/client/ca.crt"
 auth=${AUTH:-token}
 case $auth in token|none) ;; *) echo "$0: AUTH must be token or none" >&2; exit 2 ;; esac
 auth_conf=
+# Started as root with a run-as account (util/runas.sh), the key lives in
+# signer/, root's alone: the account owns auth/.
+key_path=$data/auth/signing.pem
+[ "$(id -u)" != 0 ] || [ -z "${RUN_USER:-}" ] || key_path=$data/signer/signing.pem
 if [ "$auth" = token ]; then
 	mkdir -p "$data/auth/state"
 	chmod 0700 "$data/auth"
@@ -52,7 +56,7 @@ if [ "$auth" = token ]; then
 # Authentication: docker/podman/skopeo login against the users below (and
 # LDAP if configured: see README), tokens signed by the signer process.
 auth           = token
-signing_key    = $data/auth/signing.pem
+signing_key    = $key_path
 signer_socket  = $data/run/signer.sock
 users_file     = $data/auth/users
 tokens_file    = $data/auth/tokens
@@ -105,6 +109,7 @@ socket         = $data/run/api.sock
 upload_socket  = $data/run/upload.sock
 token_socket   = $data/run/token.sock
 pidfile        = $data/run/berthd.pid
+${RUN_USER:+user           = $RUN_USER}
 
 # workers        = 4        API workers (manifests, HEAD, blob redirects)
 # upload_workers = 8        upload workers (each streamed push holds one)
@@ -148,7 +153,16 @@ blob_location=$(conf_get blob_location)
 [ -n "$blob_location" ] || blob_location=/_berth/blobs/
 store=${store%/}
 
+# As root: the run-as account (created when missing) owns the store and the
+# auth files, and nginx's workers run as it (util/runas.sh).
+run_user=
 if [ "$(id -u)" = 0 ]; then
+	sh "$top/util/runas.sh" "$data" "$conf"
+	run_user=$(conf_get user)
+fi
+if [ -n "$run_user" ]; then
+	user_line="user $run_user $(id -gn "$run_user");"
+elif [ "$(id -u)" = 0 ]; then
 	user_line="user $(id -un) $(id -gn);"
 else
 	user_line="# user: not root, so nginx's workers run as $(id -un) anyway"

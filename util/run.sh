@@ -2,7 +2,8 @@
 # run.sh - `make run`: berth in the foreground on https://127.0.0.1:$PORT/.
 #
 # Environment: BUILD (default build), PORT (default 5443), DATA (default
-# ./var, made absolute).  Creates the CA/server certificate and the configs
+# ./var, made absolute), RUN_USER (as root: the account berth runs as,
+# default berth).  Creates the CA/server certificate and the configs
 # if needed (util/mkconf.sh), starts berthd and nginx, prints how to trust
 # the CA, then waits.  Ctrl-C or SIGTERM stops nginx first (no new requests)
 # and then berthd (graceful: requests in flight finish), each by its PID.
@@ -27,6 +28,14 @@ if command -v ss >/dev/null 2>&1 &&
 	die "port $port is in use; pick another with PORT="
 fi
 
+# Started as root, berth runs as the system account berth, created when
+# missing (RUN_USER=NAME: another account; RUN_USER= : keep root).  The
+# store and auth files become its; the signer keeps root and the key
+# (util/runas.sh, util/privs.h).
+if [ "$(id -u)" = 0 ]; then
+	RUN_USER=${RUN_USER-berth}
+	export RUN_USER
+fi
 sh "$top/util/mkconf.sh" "$data" "$port"
 
 # With token authentication, the first start creates the user "admin" with a
