@@ -6,7 +6,9 @@
  * file while the session's saved SHA-256 state is fed; nothing about a
  * session lives in this process between requests, so any worker on any host
  * continues any upload.  A request that fails part-way rolls the session back
- * to its last committed offset: the client can retry the chunk.
+ * to its last committed offset: the client can retry the chunk.  That holds
+ * for a client cut off as too slow or stalled too (request.c: 408
+ * BLOB_UPLOAD_INVALID): GET on the session shows where to resume.
  *
  * A repository's no-write lock (store/locks.c) refuses a new session or
  * mount (POST) and the chunks and finish of a session begun before the
@@ -41,6 +43,16 @@ static void blob_created(struct req *r, const struct digest *d)
 	resp_send(r, 201, NULL, NULL, 0);
 }
 
+/* A body read failed after `got` bytes: too slow (req_read() said how) or
+ * the stream broke. */
+static enum berr body_error(struct req *r, int64_t got)
+{
+	if (r->body_error == BERR_TOO_SLOW)
+		return BERR_TOO_SLOW;
+	return berr_set(BERR_BLOB_UPLOAD_INVALID, "the request body ended early (after %lld bytes)",
+			(long long)got);
+}
+
 /* Append the whole request body to the session, read straight into the
  * stage's buffer (store/stage.c), so that a byte crosses user space once.
  * `buf` is only for a session that cannot stage: append then says why. */
@@ -59,9 +71,7 @@ static enum berr stream_body(struct req *r, struct upload *u, int64_t *got)
 		if (!(dst = store_upload_space(u, &cap)))
 			dst = buf, cap = BODY_BUF;
 		if ((n = req_read(r, dst, cap < BODY_BUF ? cap : BODY_BUF)) < 0)
-			return berr_set(BERR_BLOB_UPLOAD_INVALID,
-					"the request body ended early (after %lld bytes)",
-					(long long)*got);
+			return body_error(r, *got);
 		if (n == 0)
 			break;
 		if ((err = store_upload_append(u, dst, (size_t)n)))

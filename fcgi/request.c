@@ -3,12 +3,33 @@
  *
  * Every answer goes out through resp_send(): it adds the headers that every
  * registry answer carries, so no handler can forget them.
+ *
+ * Deadlines on the body.  nginx buffers every small body whole (nginx/
+ * berth.conf.in), so only upload bodies stream in at the client's pace, but
+ * every read is bounded all the same:
+ *   - read_timeout: SO_RCVTIMEO on the FastCGI connection, so one read(2)
+ *     that sees nothing for that long fails with EAGAIN;
+ *   - upload_min_rate over upload_rate_window: FCGX_GetStr() loops until it
+ *     has all the bytes it was asked for, so a trickle of one byte a second
+ *     never trips the read deadline.  Each call therefore asks for at most
+ *     min_rate * window bytes, and a per-thread timer (SIGALRM to this
+ *     thread only, no SA_RESTART) interrupts it when it has not got them
+ *     within the window: read(2) fails with EINTR.  The timer repeats every
+ *     second after that, in case the signal landed between two reads.
+ * libfcgi closes the input stream on any read error, so both end the body:
+ * the answer is BERR_TOO_SLOW (408) and the handler rolls back.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -29,11 +50,13 @@ static const char *status_text(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
 	case 413: return "Payload Too Large";
 	case 416: return "Range Not Satisfiable";
 	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
 	default:  return "Internal Server Error";
 	}
 }
@@ -73,6 +96,18 @@ static void set_base(struct req *r)
 	snprintf(r->base, sizeof(r->base), "%s://%s", scheme, host);
 }
 
+/* read_timeout on every read of this request (nginx opens one FastCGI
+ * connection per request, so the option dies with it). */
+static void set_read_deadline(struct req *r)
+{
+	struct timeval tv = { .tv_sec = r->cfg->read_timeout };
+
+	if (r->fr->ipcFd < 0 || tv.tv_sec <= 0)
+		return;
+	if (setsockopt(r->fr->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		log_warn("request: SO_RCVTIMEO on the FastCGI connection: %s", strerror(errno));
+}
+
 enum berr req_init(struct req *r, FCGX_Request *fr, const struct config *cfg,
 		   struct store *st)
 {
@@ -97,6 +132,7 @@ enum berr req_init(struct req *r, FCGX_Request *fr, const struct config *cfg,
 	if (cl && *cl && parse_length(cl, &r->content_length) < 0)
 		return berr_set(BERR_SIZE_INVALID, "invalid Content-Length");
 	set_base(r);
+	set_read_deadline(r);
 	if (!r->path || !r->query)
 		return berr_set(BERR_INTERNAL, "out of memory");
 	return BERR_OK;
@@ -214,19 +250,97 @@ int req_query(struct req *r, const char *key, char *out, size_t outlen)
 	return http_param_get(r->query, key, out, outlen);
 }
 
+/* The minimum-rate clock (see the top of the file).  Made in the worker on
+ * first use: timers do not survive fork(). */
+static timer_t rate_timer;
+static int rate_timer_state; /* 0 not made yet, 1 ready, -1 unavailable */
+static volatile sig_atomic_t rate_fired;
+
+static void on_rate_alarm(int sig)
+{
+	(void)sig;
+	rate_fired = 1;
+}
+
+static int rate_timer_ready(void)
+{
+	struct sigaction sa;
+	struct sigevent sev;
+
+	if (rate_timer_state)
+		return rate_timer_state > 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_rate_alarm; /* no SA_RESTART: the blocked read fails */
+	sigemptyset(&sa.sa_mask);
+	memset(&sev, 0, sizeof(sev));
+	/* this thread only: store/stage.c's helper thread must not take it */
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGALRM;
+	sev._sigev_un._tid = gettid(); /* glibc 2.36 has no sigev_notify_thread_id */
+	if (sigaction(SIGALRM, &sa, NULL) < 0 ||
+	    timer_create(CLOCK_MONOTONIC, &sev, &rate_timer) < 0) {
+		log_err("request: no timer for upload_min_rate, not enforced: %s", strerror(errno));
+		rate_timer_state = -1;
+		return 0;
+	}
+	rate_timer_state = 1;
+	return 1;
+}
+
+/* secs > 0: fire after secs, then every second; 0: disarm. */
+static void rate_timer_set(long secs)
+{
+	struct itimerspec its = { .it_value = { secs, 0 }, .it_interval = { secs ? 1 : 0, 0 } };
+
+	rate_fired = 0;
+	if (timer_settime(rate_timer, 0, &its, NULL) < 0)
+		log_err("request: timer_settime: %s", strerror(errno));
+}
+
+/* A read failed with libfcgi's error `err` after `got` bytes of this call:
+ * say why in r->body_error (and the detail when the client was too slow). */
+static ssize_t body_failed(struct req *r, int err, int got, int rate_expired)
+{
+	const struct config *c = r->cfg;
+
+	if (rate_expired) {
+		r->body_error = berr_set(BERR_TOO_SLOW,
+			"the request body sent %d bytes in %ld s; the minimum is %ld bytes/s "
+			"over %ld s (upload_min_rate, upload_rate_window)",
+			got, c->upload_rate_window, c->upload_min_rate, c->upload_rate_window);
+	} else if (err == EAGAIN || err == EWOULDBLOCK) {
+		r->body_error = berr_set(BERR_TOO_SLOW, "no body bytes for %ld s (read_timeout)",
+					 c->read_timeout);
+	} else {
+		r->body_error = BERR_BLOB_UPLOAD_INVALID;
+		return -1;
+	}
+	log_info("%s %s from %s: cut off: %s", r->method, r->path ? r->path : "",
+		 req_param(r, "REMOTE_ADDR") ? req_param(r, "REMOTE_ADDR") : "?", berr_detail());
+	return -1;
+}
+
 ssize_t req_read(struct req *r, void *buf, size_t n)
 {
-	int got;
+	const struct config *c = r->cfg;
+	long long least = (long long)c->upload_min_rate * c->upload_rate_window;
+	int got, err, rated, expired;
 
 	if (r->body_error)
 		return -1;
 	if (n > (1 << 30))
 		n = 1 << 30;
+	rated = least > 0 && rate_timer_ready();
+	if (rated && (long long)n > least)
+		n = (size_t)least;
+	if (rated)
+		rate_timer_set(c->upload_rate_window);
 	got = FCGX_GetStr(buf, (int)n, r->fr->in);
-	if (got < (int)n && FCGX_GetError(r->fr->in)) {
-		r->body_error = 1;
-		return -1;
-	}
+	expired = rated && rate_fired;
+	if (rated)
+		rate_timer_set(0);
+	if (got < (int)n && (err = FCGX_GetError(r->fr->in)))
+		return body_failed(r, err, got, expired || (rated && err == EINTR));
 	return got;
 }
 
@@ -255,6 +369,8 @@ enum berr req_read_all(struct req *r, size_t max, char **out, size_t *len)
 		n = req_read(r, buf + used, cap - used);
 		if (n < 0) {
 			free(buf);
+			if (r->body_error == BERR_TOO_SLOW)
+				return BERR_TOO_SLOW;
 			return berr_set(BERR_SIZE_INVALID, "request body ended early");
 		}
 		if (n == 0)

@@ -4,6 +4,10 @@
  * A worker serves one request at a time, so a request owns fixed buffers and
  * nothing outlives it: the answer is built (status, headers) and written once
  * by resp_send() or resp_error(); req_release() frees what parsing allocated.
+ *
+ * A worker never waits on a client without a deadline: req_init() puts
+ * read_timeout on the FastCGI connection (SO_RCVTIMEO) and req_read() holds
+ * a body to upload_min_rate (request.c says how).
  */
 #ifndef BERTH_REQUEST_H
 #define BERTH_REQUEST_H
@@ -28,7 +32,9 @@ struct req {
 	char *query;             /* raw query string, "" if none (owned) */
 	char base[512];          /* "https://host:port", for absolute Locations */
 	int64_t content_length;  /* -1: not given (chunked body) */
-	int body_error;          /* reading the body failed (client went away) */
+	enum berr body_error;    /* why reading the body failed: BERR_TOO_SLOW (the
+				  * client stalled or fell below the minimum rate) or
+				  * BERR_BLOB_UPLOAD_INVALID (the stream broke); BERR_OK */
 	struct route route;
 	int auth_state;          /* 0 unchecked, 1 valid bearer token, -1 none/invalid */
 	struct json_t *auth_claims; /* the verified token's claims (owned) */
@@ -58,10 +64,14 @@ int http_param_each(const char *s, const char *key,
 /* First value of `key`: 1 found, 0 absent, -1 malformed or too long. */
 int http_param_get(const char *s, const char *key, char *out, size_t outlen);
 
-/* Read up to n body bytes; 0 at the end; -1 if the stream broke. */
+/* Read up to n body bytes; 0 at the end; -1 on failure, with r->body_error
+ * set.  Every read has a deadline: nothing for `read_timeout` seconds, or
+ * fewer than upload_min_rate * upload_rate_window bytes in one window, is
+ * BERR_TOO_SLOW with its detail set (berr_detail()); a broken stream sets no
+ * detail: the caller names what ended early. */
 ssize_t req_read(struct req *r, void *buf, size_t n);
 /* Read the whole body into a malloc'd buffer of at most `max` bytes;
- * BERR_TOO_LARGE beyond it.  */
+ * BERR_TOO_LARGE beyond it, BERR_TOO_SLOW as req_read().  */
 enum berr req_read_all(struct req *r, size_t max, char **out, size_t *len);
 
 void resp_header(struct req *r, const char *name, const char *fmt, ...)

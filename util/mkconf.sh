@@ -101,7 +101,8 @@ if [ ! -f "$conf" ]; then
 # berth.conf - the configuration of berthd and berthctl (-c $conf).
 # Written once by util/mkconf.sh; it is yours now and is never rewritten.
 # The nginx config beside it (nginx.conf) is regenerated from this file's
-# store, socket, upload_socket, token_socket and blob_location on every start.
+# store, socket, upload_socket, token_socket, blob_location, max_manifest and
+# read_timeout on every start.
 # Reference: util/config.h.
 
 store          = $data/store
@@ -151,6 +152,15 @@ blob_location=$(conf_get blob_location)
 [ -n "$upload_sock" ] || upload_sock=$sock        # uploads served by the API pool
 [ -n "$token_sock" ] || token_sock=$sock          # /token served by the API pool
 [ -n "$blob_location" ] || blob_location=/_berth/blobs/
+# nginx's body limit outside uploads is berth's manifest limit; it waits
+# for upload bytes a little longer than the worker does (config.h defaults).
+max_body=$(conf_get max_manifest)
+read_timeout=$(conf_get read_timeout)
+[ -n "$max_body" ] || max_body=4194304
+[ -n "$read_timeout" ] || read_timeout=60
+case $max_body$read_timeout in
+*[!0-9]*) echo "$0: max_manifest or read_timeout in $conf is not a number" >&2; exit 1 ;;
+esac
 store=${store%/}
 
 # As root: the run-as account (created when missing) owns the store and the
@@ -193,6 +203,8 @@ mv -f "$data/fastcgi_params.tmp" "$data/fastcgi_params"
 	    -e "s|@TOKEN_SOCK@|$(esc "$(nginx_sock "$token_sock")")|g" \
 	    -e "s|@STORE@|$(esc "$store")|g" \
 	    -e "s|@BLOB_LOCATION@|$(esc "$blob_location")|g" \
+	    -e "s|@MAX_BODY@|$max_body|g" \
+	    -e "s|@UPLOAD_BODY_TIMEOUT@|$((read_timeout + 5))|g" \
 	    "$top/nginx/berth.conf.in"
 } >"$data/nginx.conf.tmp"
 if grep -v '^[[:space:]]*#' "$data/nginx.conf.tmp" | grep -n '@[A-Z_]*@' >&2; then
