@@ -8,6 +8,10 @@
  *
  * PUT and DELETE check the administrators' locks (store/locks.c) after auth,
  * so only a caller allowed to push or delete learns that something is locked.
+ *
+ * A PUT is bounded before the store sees it: manifest_max_descriptors
+ * descriptors at most (an index naming one child 20,000 times is 20,000),
+ * and every descriptor's size must match its stored blob.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +96,20 @@ static const char *content_type(struct req *r)
 	return (ct && *ct) ? ct : NULL;
 }
 
+/* Before anything is written: at most manifest_max_descriptors descriptors
+ * (repeats counted: each would cost the store a check), and each size
+ * right, or every client pulling the manifest would fail on that blob. */
+static enum berr check_descriptors(struct req *r, const struct manifest *m)
+{
+	long max = r->cfg->manifest_max_descriptors;
+
+	if (max > 0 && m->ndescriptors > (size_t)max)
+		return berr_set(BERR_MANIFEST_INVALID, "manifest invalid: %zu descriptors, "
+				"at most %ld allowed (manifest_max_descriptors)",
+				m->ndescriptors, max);
+	return store_manifest_check_sizes(r->store, r->route.name, m);
+}
+
 enum berr h_manifest_put(struct req *r)
 {
 	struct manifest m = { 0 };
@@ -111,6 +129,8 @@ enum berr h_manifest_put(struct req *r)
 	if ((err = req_read_all(r, (size_t)r->cfg->max_manifest, &buf, &len)))
 		goto out;
 	if ((err = manifest_parse(&m, content_type(r), buf, len)))
+		goto out;
+	if ((err = check_descriptors(r, &m)))
 		goto out;
 	err = store_manifest_put(r->store, r->route.name, &m, manifest_type_name(m.type),
 				 buf, len, by_digest ? &want : NULL,

@@ -48,8 +48,12 @@ struct manifest_ref {
 
 struct manifest {
 	enum manifest_type type;
-	struct manifest_ref *refs; /* owned */
+	struct manifest_ref *refs; /* owned; distinct (see manifest_parse) */
 	size_t nrefs;
+	size_t ndescriptors;         /* descriptors as written in the document,
+				      * repeats included: config + layers, or
+				      * children, + subject (the limit
+				      * manifest_max_descriptors applies to it) */
 	int has_subject;
 	struct manifest_ref subject; /* valid when has_subject */
 	char *artifact_type;         /* owned; "artifactType" or NULL */
@@ -73,6 +77,11 @@ struct manifest {
  *    strings inside descriptors are MANIFEST_INVALID too, not DIGEST_INVALID).
  *  - OCI types: "artifactType" not a string, "annotations" not an object of
  *    strings: BERR_MANIFEST_INVALID.
+ * A descriptor repeated (same kind, digest and size) is kept once in
+ * `refs`, at its first place; a layer is external only when every repeat
+ * has "urls".  `ndescriptors` still counts every repeat: an index naming
+ * one child 20,000 times is 20,000 descriptors, but one reference to
+ * check, touch and record.
  * On success `out` must be released with manifest_release(). */
 enum berr manifest_parse(struct manifest *out, const char *content_type,
 			 const void *buf, size_t len);

@@ -24,6 +24,11 @@
  * it finds the blob gone, the collector took it, and we withdraw what we
  * published and fail (BLOB_UNKNOWN / MANIFEST_BLOB_UNKNOWN: push it again).
  *
+ * store_manifest_check_sizes() compares each descriptor's size with the
+ * stored blob (a stat, no read): a manifest with a wrong size would be
+ * served as pushed and fail every pull.  It tells a size only for what is
+ * in the repository, so a push cannot probe other repositories' blobs.
+ *
  * Names and tags arrive already checked against the spec's grammar; the
  * cheap re-checks below only guarantee that no path is ever built from
  * anything else (no "..", no leading '/', no stray characters).
@@ -246,6 +251,50 @@ enum berr store_manifest_check_refs(struct store *s, const char *name,
 					digest_format(&r->digest, dstr), name);
 		if (rc)
 			return rc;
+	}
+	return BERR_OK;
+}
+
+/* Is `r` (present in the store) in repository `name`?  Asked only when its
+ * size is wrong, so that a size never tells about a blob of another
+ * repository: absent here, store_manifest_check_refs names it. */
+static int ref_in_repo(struct store *s, const char *name, const struct manifest_ref *r)
+{
+	enum berr rc;
+
+	rc = r->kind == MREF_MANIFEST ? store_manifest_linked(s, name, &r->digest, NULL, 0) :
+					store_blob_linked(s, name, &r->digest);
+	berr_clear();
+	return rc == BERR_OK;
+}
+
+enum berr store_manifest_check_sizes(struct store *s, const char *name,
+				     const struct manifest *m)
+{
+	char dstr[DIGEST_STR_MAX];
+	const struct manifest_ref *r;
+	int64_t size;
+	enum berr rc;
+	size_t i;
+
+	for (i = 0; i < m->nrefs; i++) {
+		r = &m->refs[i];
+		if (r->external)
+			continue;
+		rc = store_blob_stat(s, &r->digest, &size);
+		if (rc == BERR_BLOB_UNKNOWN) {
+			berr_clear(); /* absent: store_manifest_check_refs names it */
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (r->size != size && ref_in_repo(s, name, r))
+			return berr_set(BERR_MANIFEST_INVALID, "manifest invalid: %s %s has size "
+					"%lld, but the stored one is %lld bytes",
+					r->kind == MREF_MANIFEST ? "manifest" :
+					r->kind == MREF_CONFIG ? "config blob" : "layer",
+					digest_format(&r->digest, dstr), (long long)r->size,
+					(long long)size);
 	}
 	return BERR_OK;
 }

@@ -136,6 +136,13 @@ enum berr store_manifest_linked(struct store *s, const char *name,
  * the first missing digest in the detail.  External (urls) layers are skipped. */
 enum berr store_manifest_check_refs(struct store *s, const char *name,
 				    const struct manifest *m);
+/* Does each descriptor's size match the stored blob (a child manifest: its
+ * stored bytes)?  One stat each, no reads.  BERR_MANIFEST_INVALID naming the
+ * digest, the size given and the size stored.  Absent and external (urls)
+ * ones are skipped: store_manifest_check_refs answers for those.  The PUT
+ * handler calls it before store_manifest_put (store/repo.c). */
+enum berr store_manifest_check_sizes(struct store *s, const char *name,
+				     const struct manifest *m);
 /* Store `buf` as a manifest of `name` with `media_type`: checks refs, writes
  * the bytes as a blob (digest algorithm of `want` when given, else sha256; a
  * mismatch with `want` is BERR_DIGEST_INVALID), links it, then points `tag`

@@ -1,6 +1,7 @@
 /*
  * test_manifest.c - manifest parsing, media type resolution, reference
- * extraction and Accept negotiation, on documents shaped like what docker,
+ * extraction (repeated descriptors kept once, counted all) and Accept
+ * negotiation, on documents shaped like what docker,
  * podman/skopeo, buildx and oras actually push.
  */
 #include <stdlib.h>
@@ -375,6 +376,44 @@ static void test_rejections(void)
 
 /* A document of exactly 4 MiB (padded with whitespace) is still accepted;
  * one byte more is not. */
+#define ULAYER(d, s) "{\"mediaType\":\"a/b\",\"digest\":\"" d "\",\"size\":" s ",\"urls\":[\"https://x/\"]}"
+
+/* Repeated descriptors are one reference, at the first place; every
+ * repeat still counts towards ndescriptors (the PUT's limit). */
+static void test_repeats(void)
+{
+	static const char *const idx = "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX_S "\","
+		"\"manifests\":[" LAYER(D1, "7") "," LAYER(D2, "7") "," LAYER(D1, "7") ","
+		LAYER(D1, "8") "," LAYER(D1, "7") "]}";
+	static const char *const img = "{\"schemaVersion\":2," CFG ",\"layers\":["
+		LAYER(D1, "1") "," ULAYER(D2, "3") "," LAYER(D2, "3") "," ULAYER(D3, "4") ","
+		ULAYER(D3, "4") "," LAYER(D2, "3") "],\"subject\":" LAYER(D4, "9") "}";
+	struct manifest m;
+
+	CHECK_INT(manifest_parse(&m, NULL, idx, strlen(idx)), BERR_OK);
+	CHECK_INT(m.ndescriptors, 5);
+	CHECK_INT(m.nrefs, 3);
+	CHECK_STR(m.refs[0].digest.hex, D1 + 7);
+	CHECK_INT(m.refs[0].size, 7);
+	CHECK_STR(m.refs[1].digest.hex, D2 + 7);
+	CHECK_STR(m.refs[2].digest.hex, D1 + 7); /* same digest, other size: kept */
+	CHECK_INT(m.refs[2].size, 8);
+	manifest_release(&m);
+
+	CHECK_INT(manifest_parse(&m, NULL, img, strlen(img)), BERR_OK);
+	CHECK_INT(m.ndescriptors, 8); /* config + 6 layers + subject */
+	CHECK_INT(m.nrefs, 4);
+	CHECK_INT(m.refs[0].kind, MREF_CONFIG); /* config D1 and layer D1 are two */
+	CHECK_INT(m.refs[1].kind, MREF_LAYER);
+	CHECK_STR(m.refs[1].digest.hex, D1 + 7);
+	CHECK_STR(m.refs[2].digest.hex, D2 + 7);
+	CHECK_INT(m.refs[2].external, 0); /* one repeat without urls: must be here */
+	CHECK_STR(m.refs[3].digest.hex, D3 + 7);
+	CHECK_INT(m.refs[3].external, 1); /* urls on every repeat */
+	CHECK(m.has_subject);
+	manifest_release(&m);
+}
+
 static void test_size_limit(void)
 {
 	size_t n = MANIFEST_MAX_SIZE, len = strlen(oci_manifest);
@@ -439,6 +478,7 @@ int main(void)
 	test_type_resolution();
 	test_rejections();
 	test_size_limit();
+	test_repeats();
 	test_accept();
 	return unit_done();
 }

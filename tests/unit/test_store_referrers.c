@@ -3,13 +3,18 @@
  * recorded by manifest PUTs with a subject, listed in digest order with the
  * descriptor the distribution-spec asks for, filtered by artifactType, kept
  * across unrelated deletes, dropped with the referrer, robust against stale
- * entries and concurrent writers; and fsck's view of it.
+ * entries and concurrent writers; and fsck's view of it.  Also the parent
+ * index of an index (one entry per distinct child, however often it is
+ * named) and the size check of a PUT's descriptors.
  */
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 
@@ -321,6 +326,245 @@ static void test_index_referrer(void)
 	store_close(&s);
 }
 
+/* Entries in directory `dir` that readers would see (no dot names). */
+static int count_entries(const char *dir)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *dh;
+
+	if (!(dh = opendir(dir)))
+		return 0;
+	while ((de = readdir(dh)))
+		n += de->d_name[0] != '.';
+	closedir(dh);
+	return n;
+}
+
+static void parents_dir(struct store *s, const char *name, const struct digest *child,
+			char *out, size_t len)
+{
+	snprintf(out, len, "%s/repos/%s/_parents/sha256/%s", s->root, name, child->hex);
+}
+
+#define KIDS 40
+#define REPEATS 3000
+/* An index naming one child REPEATS times and KIDS - 1 others once: one
+ * parent entry per distinct child, each durable and readable, nothing left
+ * in tmp/, deletes refused while it is linked, all gone with it. */
+static void test_index_parents(void)
+{
+	char *doc, *p, ds[DIGEST_STR_MAX], dir[PATH_MAX], tmp[PATH_MAX + 160], extra[64], img[1024];
+	char *content = NULL;
+	size_t cap = (REPEATS + KIDS) * 200 + 256, len, sizes[KIDS];
+	struct digest cfg, subject, kids[KIDS], idx;
+	struct manifest m;
+	struct store s;
+	struct kinds k;
+	int i;
+
+	store_fresh(&s);
+	setup(&s, "app", &cfg, &subject);
+	for (i = 0; i < KIDS; i++) {
+		snprintf(extra, sizeof(extra), ",\"annotations\":{\"n\":\"%d\"}", i);
+		image_doc(img, sizeof(img), &cfg, "application/vnd.oci.image.config.v1+json", extra);
+		sizes[i] = strlen(img);
+		CHECK_INT(push(&s, "app", img, NULL, &kids[i]), BERR_OK);
+	}
+	doc = malloc(cap);
+	p = doc + sprintf(doc, "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX_S "\",\"manifests\":[");
+	for (i = 0; i < REPEATS + KIDS - 1; i++)
+		p += sprintf(p, "%s{\"mediaType\":\"" MT_OCI_MANIFEST_S "\",\"digest\":\"%s\",\"size\":%zu}",
+			     i ? "," : "", digest_format(&kids[i < REPEATS ? 0 : i - REPEATS + 1], ds),
+			     sizes[i < REPEATS ? 0 : i - REPEATS + 1]);
+	strcpy(p, "]}");
+	CHECK_INT(manifest_parse(&m, NULL, doc, strlen(doc)), BERR_OK);
+	CHECK_INT(m.ndescriptors, REPEATS + KIDS - 1);
+	CHECK_INT(m.nrefs, KIDS);
+	CHECK_INT(store_manifest_check_sizes(&s, "app", &m), BERR_OK);
+	manifest_release(&m);
+	CHECK_INT(push(&s, "app", doc, "multi", &idx), BERR_OK);
+	for (i = 0; i < KIDS; i++) {
+		parents_dir(&s, "app", &kids[i], dir, sizeof(dir));
+		CHECK_INT(count_entries(dir), 1);
+		snprintf(tmp, sizeof(tmp), "%s/sha256-%s", dir, idx.hex);
+		CHECK_INT(fs_read_small(tmp, 4096, &content, &len, BERR_MANIFEST_UNKNOWN), BERR_OK);
+		CHECK_STR(content, MT_OCI_INDEX_S);
+		free(content);
+		content = NULL;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/tmp", s.root);
+	CHECK_INT(count_entries(tmp), 0); /* the shared file is gone */
+	CHECK_INT(fsck_problems(&s, &k), 0);
+	CHECK_INT(store_manifest_delete(&s, "app", &kids[0], 0), BERR_DENIED);
+	CHECK(strstr(berr_detail(), idx.hex) != NULL);
+	CHECK_INT(store_manifest_delete(&s, "app", &kids[KIDS - 1], 0), BERR_DENIED);
+
+	/* pushed again: the entries are there already, nothing changes */
+	CHECK_INT(push(&s, "app", doc, "again", &idx), BERR_OK);
+	parents_dir(&s, "app", &kids[0], dir, sizeof(dir));
+	CHECK_INT(count_entries(dir), 1);
+
+	CHECK_INT(store_manifest_delete(&s, "app", &idx, 0), BERR_OK);
+	for (i = 0; i < KIDS; i++) {
+		parents_dir(&s, "app", &kids[i], dir, sizeof(dir));
+		CHECK_INT(count_entries(dir), 0);
+	}
+	CHECK_INT(fsck_problems(&s, &k), 0);
+	CHECK_INT(store_manifest_delete(&s, "app", &kids[0], 0), BERR_OK);
+	free(doc);
+	store_close(&s);
+}
+
+/* A PUT that dies after writing its entries, before its link: the entries
+ * mean nothing (a child may be deleted) and fsck finds no problem. */
+static void test_entries_without_link(void)
+{
+	char doc[2048], ds[DIGEST_STR_MAX], img[1024];
+	struct digest cfg, subject, kid, idx;
+	struct manifest m;
+	struct store s;
+	struct kinds k;
+
+	store_fresh(&s);
+	setup(&s, "app", &cfg, &subject);
+	image_doc(img, sizeof(img), &cfg, "application/vnd.oci.image.config.v1+json",
+		  ",\"annotations\":{\"kid\":\"1\"}");
+	CHECK_INT(push(&s, "app", img, NULL, &kid), BERR_OK);
+	snprintf(doc, sizeof(doc), "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX_S "\","
+		 "\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST_S "\",\"digest\":\"%s\","
+		 "\"size\":%zu}]}", digest_format(&kid, ds), strlen(img));
+	digest_buf(DIGEST_SHA256, doc, strlen(doc), &idx);
+	CHECK_INT(manifest_parse(&m, NULL, doc, strlen(doc)), BERR_OK);
+	CHECK_INT(store_manifest_entries_write(&s, "app", &m, MT_OCI_INDEX_S, &idx, strlen(doc), 0),
+		  BERR_OK);
+	manifest_release(&m);
+	CHECK_INT(fsck_problems(&s, &k), 0);
+	CHECK_INT(store_manifest_delete(&s, "app", &kid, 0), BERR_OK);
+	store_close(&s);
+}
+
+/* store_manifest_check_sizes: each size against the stored bytes. */
+static void test_check_sizes(void)
+{
+	char doc[2048], ds[DIGEST_STR_MAX], ls[DIGEST_STR_MAX], img[1024];
+	struct digest cfg, subject, layer, lonely;
+	struct manifest m;
+	struct store s;
+
+	store_fresh(&s);
+	setup(&s, "app", &cfg, &subject);
+	CHECK_INT(store_blob_put_buf(&s, DIGEST_SHA256, "77 bytes? no: 23 bytes.", 23, &layer),
+		  BERR_OK);
+	CHECK_INT(store_blob_link(&s, "app", &layer), BERR_OK);
+	CHECK_INT(store_blob_put_buf(&s, DIGEST_SHA256, "elsewhere", 9, &lonely), BERR_OK);
+	CHECK_INT(store_blob_link(&s, "other", &lonely), BERR_OK);
+
+#define IMG(lsize, extra) snprintf(doc, sizeof(doc), "{\"schemaVersion\":2,\"config\":" \
+	"{\"mediaType\":\"a/b\",\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":" \
+	"\"a/b\",\"digest\":\"%s\",\"size\":%d%s}]}", digest_format(&cfg, ds), \
+	digest_format(&layer, ls), lsize, extra)
+	IMG(23, "");
+	CHECK_INT(manifest_parse(&m, NULL, doc, strlen(doc)), BERR_OK);
+	CHECK_INT(store_manifest_check_sizes(&s, "app", &m), BERR_OK);
+	manifest_release(&m);
+
+	IMG(5, "");
+	CHECK_INT(manifest_parse(&m, NULL, doc, strlen(doc)), BERR_OK);
+	CHECK_INT(store_manifest_check_sizes(&s, "app", &m), BERR_MANIFEST_INVALID);
+	CHECK(strstr(berr_detail(), ls) != NULL);
+	CHECK(strstr(berr_detail(), "size 5,") != NULL);
+	CHECK(strstr(berr_detail(), "23 bytes") != NULL);
+	manifest_release(&m);
+
+	IMG(5, ",\"urls\":[\"https://example.com/l\"]"); /* foreign: not ours to check */
+	CHECK_INT(manifest_parse(&m, NULL, doc, strlen(doc)), BERR_OK);
+	CHECK_INT(store_manifest_check_sizes(&s, "app", &m), BERR_OK);
+	manifest_release(&m);
+
+	/* in the store but not in this repository: no size is told, the
+	 * reference check says it is missing */
+	layer = lonely;
+	IMG(5, "");
+	CHECK_INT(manifest_parse(&m, NULL, doc, strlen(doc)), BERR_OK);
+	CHECK_INT(store_manifest_check_sizes(&s, "app", &m), BERR_OK);
+	CHECK_INT(store_manifest_check_refs(&s, "app", &m), BERR_MANIFEST_BLOB_UNKNOWN);
+	manifest_release(&m);
+#undef IMG
+
+	/* an index's child: its stored manifest size */
+	image_doc(img, sizeof(img), &cfg, "application/vnd.oci.image.config.v1+json", NULL);
+	snprintf(doc, sizeof(doc), "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX_S "\","
+		 "\"manifests\":[{\"mediaType\":\"" MT_OCI_MANIFEST_S "\",\"digest\":\"%s\","
+		 "\"size\":%zu}]}", digest_format(&subject, ds), strlen(img) + 1);
+	CHECK_INT(manifest_parse(&m, NULL, doc, strlen(doc)), BERR_OK);
+	CHECK_INT(store_manifest_check_sizes(&s, "app", &m), BERR_MANIFEST_INVALID);
+	CHECK(strstr(berr_detail(), ds) != NULL);
+	manifest_release(&m);
+	store_close(&s);
+}
+
+#define KILL_KIDS 200
+#define KILL_RUNS 12
+/* A process pushing an index of KILL_KIDS children is SIGKILLed at a
+ * random moment, KILL_RUNS times: fsck stays clean each time (an index that
+ * got linked has all its entries), and each index pushed again afterwards
+ * is complete. */
+static void test_killed_put(void)
+{
+	char *doc, *p, ds[DIGEST_STR_MAX], extra[64], img[1024];
+	size_t cap = KILL_KIDS * 200 + 256, sizes[KILL_KIDS];
+	struct digest cfg, subject, kids[KILL_KIDS], idx;
+	struct timespec t0, t1;
+	struct store s;
+	struct kinds k;
+	long took_us = 0;
+	pid_t pid;
+	int i, run, status;
+
+	store_fresh(&s);
+	setup(&s, "app", &cfg, &subject);
+	for (i = 0; i < KILL_KIDS; i++) {
+		snprintf(extra, sizeof(extra), ",\"annotations\":{\"k\":\"%d\"}", i);
+		image_doc(img, sizeof(img), &cfg, "application/vnd.oci.image.config.v1+json", extra);
+		sizes[i] = strlen(img);
+		CHECK_INT(push(&s, "app", img, NULL, &kids[i]), BERR_OK);
+	}
+	doc = malloc(cap);
+	srand((unsigned)getpid());
+	for (run = 0; run < KILL_RUNS; run++) {
+		p = doc + sprintf(doc, "{\"schemaVersion\":2,\"mediaType\":\"" MT_OCI_INDEX_S "\","
+				  "\"annotations\":{\"run\":\"%d\"},\"manifests\":[", run);
+		for (i = 0; i < KILL_KIDS; i++)
+			p += sprintf(p, "%s{\"mediaType\":\"" MT_OCI_MANIFEST_S "\",\"digest\":\"%s\","
+				     "\"size\":%zu}", i ? "," : "", digest_format(&kids[i], ds), sizes[i]);
+		strcpy(p, "]}");
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		pid = fork();
+		if (pid == 0)
+			_exit(push(&s, "app", doc, NULL, &idx) == BERR_OK ? 0 : 1);
+		/* the first run is timed whole; the others die part way */
+		if (run > 0)
+			usleep((useconds_t)(rand() % (int)(took_us + 1)));
+		if (run > 0)
+			kill(pid, SIGKILL);
+		CHECK(waitpid(pid, &status, 0) == pid);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (run == 0) {
+			took_us = (t1.tv_sec - t0.tv_sec) * 1000000L + (t1.tv_nsec - t0.tv_nsec) / 1000;
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		}
+		CHECK_INT(fsck_problems(&s, &k), 0);
+		if (k.seen[0])
+			fprintf(stderr, "run %d: %s\n", run, k.seen);
+		CHECK_INT(push(&s, "app", doc, NULL, &idx), BERR_OK);
+		CHECK_INT(fsck_problems(&s, &k), 0);
+		CHECK_INT(store_manifest_delete(&s, "app", &kids[run], 0), BERR_DENIED);
+	}
+	free(doc);
+	store_close(&s);
+}
+
 static int wait_ok(pid_t pid)
 {
 	int status;
@@ -389,6 +633,10 @@ int main(void)
 	test_listing();
 	test_stale_and_fsck();
 	test_index_referrer();
+	test_index_parents();
+	test_entries_without_link();
+	test_check_sizes();
+	test_killed_put();
 	test_concurrent();
 	fs_remove_tree(base);
 	return unit_done();
