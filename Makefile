@@ -4,7 +4,8 @@
 #   make run        start nginx + the pool on https://127.0.0.1:5443 (PORT=, DATA=)
 #   make test       unit + integration tests, ends with "N passed, N failed"
 #   make check      the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
-#   make fuzz       build the libFuzzer targets (clang) and run each briefly
+#   make fuzz       build the libFuzzer targets (clang) and run each briefly (FUZZ_TIME=20 s)
+#   make soak       an hour of mixed load, gc and worker kills on the real stack (SOAK_TIME=3600)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= gcc
@@ -82,6 +83,12 @@ check:
 
 fuzz:
 	@BUILD=build-fuzz sh tests/fuzz/run.sh
+
+# Mixed load with gc and worker kills, then fsck and every push pulled back
+# (bench/soak.sh); not part of `make test`.  Report in bench/results/.
+.PHONY: soak
+soak: $(BUILD)/berthd $(BUILD)/berthctl
+	@BUILD=$(BUILD) bash bench/soak.sh
 
 # berth against the reference registry, side by side (bench/run.sh).
 .PHONY: bench

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "auth/auth.h"
+#include "auth/basic.h"
 #include "auth/login.h"
 #include "fcgi/handlers.h"
 
@@ -37,35 +38,11 @@ static int add_scope(void *ctx, const char *value)
 	return 0;
 }
 
-/* Basic credentials from the Authorization header: 1 present, 0 absent. */
+/* Basic credentials from the Authorization header: 1 present, 0 absent,
+ * -1 malformed (auth/basic.h). */
 static int basic_credentials(struct req *r, char *user, size_t ul, char *pass, size_t pl)
 {
-	const char *h = req_param(r, "HTTP_AUTHORIZATION");
-	unsigned char dec[600];
-	size_t hl;
-	char *colon;
-	int n;
-
-	if (!h || strncasecmp(h, "Basic ", 6) != 0)
-		return 0;
-	h += 6;
-	hl = strlen(h);
-	if (hl % 4 || hl > 4 * (sizeof(dec) - 2) / 3 ||
-	    (n = EVP_DecodeBlock(dec, (const unsigned char *)h, (int)hl)) < 0)
-		return -1;
-	/* EVP_DecodeBlock counts each '=' of padding as a decoded NUL byte */
-	for (size_t i = hl; i > 0 && h[i - 1] == '=' && n > 0; i--)
-		n--;
-	dec[n] = '\0';
-	if (memchr(dec, 0, (size_t)n) || !(colon = strchr((char *)dec, ':')))
-		return -1;
-	*colon = '\0';
-	if (strlen((char *)dec) >= ul || strlen(colon + 1) >= pl)
-		return -1;
-	strcpy(user, (char *)dec);
-	strcpy(pass, colon + 1);
-	OPENSSL_cleanse(dec, sizeof(dec));
-	return 1;
+	return auth_basic_parse(req_param(r, "HTTP_AUTHORIZATION"), user, ul, pass, pl);
 }
 
 static void rfc3339(time_t t, char *out, size_t len)

@@ -4,7 +4,8 @@
 # sanitizer report (the reproducer is left in $BUILD/fuzz/<target>/).
 #
 #   BUILD=build-fuzz  output directory      FUZZ_TIME=20  seconds per target
-#   CLANG=clang       compiler              TARGETS="digest ref range manifest jwt scope"
+#   CLANG=clang       compiler              TARGETS="digest ref range manifest jwt scope
+#                                           basic query form"
 #
 # The seeds in tests/fuzz/corpus/<target>/ are read but never written: new
 # inputs go to $BUILD/fuzz/<target>/corpus so runs accumulate coverage
@@ -14,7 +15,7 @@ set -u
 BUILD=${BUILD:-build-fuzz}
 CLANG=${CLANG:-clang}
 FUZZ_TIME=${FUZZ_TIME:-20}
-TARGETS=${TARGETS:-"digest ref range manifest jwt scope"}
+TARGETS=${TARGETS:-"digest ref range manifest jwt scope basic query form"}
 FLAGS="-std=gnu11 -g -O1 -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer"
@@ -34,6 +35,9 @@ sources() {
 	manifest) echo "store/manifest.c store/digest.c $COMMON -ljansson -lcrypto" ;;
 	jwt)   echo "auth/jwt.c auth/b64url.c $COMMON -ljansson -lcrypto" ;;
 	scope) echo "auth/scope.c store/ref.c $COMMON -ljansson -lcrypto" ;;
+	basic) echo "auth/basic.c -lcrypto" ;;
+	query) echo "fcgi/request.c $COMMON -lfcgi -ljansson" ;;
+	form)  echo "fcgi/request.c auth/scope.c store/ref.c $COMMON -lfcgi -ljansson -lcrypto" ;;
 	*)        return 1 ;;
 	esac
 }
