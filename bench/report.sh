@@ -162,7 +162,7 @@ machine() {
 	echo "- nproc: $(nproc); CPU: $(lscpu 2>/dev/null | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }'); sha_ni: $(grep -q sha_ni /proc/cpuinfo && echo yes || echo no)"
 	echo "- memory: $(free -m | awk '/^Mem:/ { print $2 " MiB" }'); kernel: $(uname -r); filesystem of the stores: $(df -T "$BT" | awk 'NR == 2 { print $2 " (" $1 ")" }')"
 	echo "- load at start: ${LOAD_START#*load average}; at end: ${LOAD_END#*load average} (load average; the machine is shared)"
-	echo "- berth: $(git -C "$BENCH_TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$BENCH_TOP" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' + uncommitted changes'), pool: 4 API + 8 upload + 2 token workers + master + signer, token auth"
+	echo "- berth: $(git -C "$BENCH_TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$BENCH_TOP" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' + uncommitted changes'), pool: 4 API + 4 to 32 upload (dynamic) + 2 token workers + master + signer, token auth"
 	echo "- reference: $(docker-registry --version 2>&1 | head -n 1), filesystem driver, basic auth in nginx (htpasswd -B, cost 5)"
 	echo "- $(nginx -v 2>&1); $(curl --version | head -n 1 | cut -d' ' -f1-2,5); $(openssl version); $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); ab $(ab -V | awk 'NR == 1 { print $5 }'); $(skopeo --version)"
 	echo "- clients: curl --http1.1 (one connection), wrk -t2 -c$CONNS, ab -i -k -c$CONNS; TLS 1.3 over loopback"
