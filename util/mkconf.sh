@@ -113,7 +113,12 @@ pidfile        = $data/run/berthd.pid
 ${RUN_USER:+user           = $RUN_USER}
 
 # workers        = 4        API workers (manifests, HEAD, blob redirects)
-# upload_workers = 8        upload workers (each streamed push holds one)
+# upload_workers = 32       most upload workers (each streamed push holds one)
+# upload_workers_min = 4    upload workers always running; the pool grows under load
+# upload_client_workers = 8 upload workers one address, or one user, may hold
+# upload_min_rate = 1024    bytes/s an upload must keep over upload_rate_window (60 s)
+# read_timeout   = 60       seconds one read of a body may wait
+# manifest_max_descriptors = 4096
 # token_workers  = 2        token workers (/token: logins, refreshes)
 # backlog        = 1024     requests beyond the pools wait here
 # socket_mode    = 0660
