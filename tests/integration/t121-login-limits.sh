@@ -190,12 +190,13 @@ expect_status 200
 # erin logs in from her machine (.60): a familiar address from now on.
 from 60 "erin:erin-Pw-5"
 expect_status 200
-# A guesser spread over addresses .101 .. : one or two tries each.
-next=101
-account_throttled() { # wrong logins of erin from new addresses until Retry-After >= 4
-	local i ra
-	for i in $(seq 1 24); do
-		from "$next" "erin:guess$next"
+# until_delayed TRIES TRY NEXT: TRY (one wrong login) until it answers 429
+# with Retry-After >= 4, sleeping out shorter delays, NEXT after each try
+# that did not end it; fails after TRIES tries or on a delay above 8 s.
+until_delayed() {
+	local tries=$1 try=$2 next_cmd=$3 i ra
+	for i in $(seq 1 "$tries"); do
+		"$try"
 		ra=$(hdr Retry-After)
 		case $ra in '' | *[!0-9]*) ra=0 ;; esac
 		if [ "$STATUS" = 429 ]; then
@@ -203,10 +204,15 @@ account_throttled() { # wrong logins of erin from new addresses until Retry-Afte
 			[ "$ra" -le 8 ] || return 1
 			sleep "$ra"
 		fi
-		next=$((next + 1))
+		"$next_cmd"
 	done
 	return 1
 }
+# A guesser spread over addresses .101 .. : one or two tries each.
+next=101
+erin_try() { from "$next" "erin:guess$next"; }
+erin_next() { next=$((next + 1)); }
+account_throttled() { until_delayed 24 erin_try erin_next; } # wrong logins of erin from new addresses
 ok "erin from many addresses: wrong passwords until a delay of 4 s" account_throttled
 from 90 "erin:erin-Pw-5"
 expect_retry_after 1 900
@@ -222,21 +228,9 @@ expect_log "erin slowed for an unfamiliar address" 'login of erin from 127\.0\.0
 from 70 "alice:$ALICE_PW"
 expect_status 200
 sprayed=0
-spray() { # one wrong login per new account from .70 until Retry-After >= 4
-	local i ra
-	for i in $(seq 1 16); do
-		from 70 "victim$sprayed:Summer2026!"
-		ra=$(hdr Retry-After)
-		case $ra in '' | *[!0-9]*) ra=0 ;; esac
-		if [ "$STATUS" = 429 ]; then
-			[ "$ra" -ge 4 ] && return 0
-			[ "$ra" -le 8 ] || return 1
-			sleep "$ra"
-		fi
-		sprayed=$((sprayed + 1))
-	done
-	return 1
-}
+spray_try() { from 70 "victim$sprayed:Summer2026!"; }
+spray_next() { sprayed=$((sprayed + 1)); }
+spray() { until_delayed 16 spray_try spray_next; } # one wrong login per new account from .70
 ok "spraying accounts from .70 until a delay of 4 s" spray
 ok "more than login_spray_limit (4) accounts were sprayed" test "$sprayed" -gt 4
 from 70 "dave:dave-Pw-4"
