@@ -27,12 +27,15 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LDLIBS  = -pthread -lfcgi -ljansson -lcrypto -lssl -lldap -llber -lcrypt
 
-MAINS    = fcgi/berthd.c util/berthctl.c
-LIB_SRC  = $(filter-out $(MAINS),$(wildcard util/*.c store/*.c auth/*.c fcgi/*.c))
+MAINS    = fcgi/berthd.c ctl/berthctl.c
+# the layers, bottom to top (README, "The source"): util oci store auth fcgi ctl
+LIB_SRC  = $(filter-out $(MAINS),$(wildcard util/*.c oci/*.c store/*.c auth/*.c fcgi/*.c))
 LIB_OBJ  = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CTL_SRC  = $(filter-out $(MAINS),$(wildcard ctl/*.c))
+CTL_OBJ  = $(CTL_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-HDRS     = $(wildcard util/*.h store/*.h auth/*.h fcgi/*.h tests/unit/*.h)
+HDRS     = $(wildcard util/*.h oci/*.h store/*.h auth/*.h fcgi/*.h ctl/*.h tests/unit/*.h)
 
 .PHONY: all run test check fuzz install clean deps unit
 # keep the unit tests' objects: no "rm" after the test summary line
@@ -52,7 +55,7 @@ $(BUILD)/libberth.a: $(LIB_OBJ)
 $(BUILD)/berthd: $(BUILD)/fcgi/berthd.o $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/berthctl: $(BUILD)/util/berthctl.o $(BUILD)/libberth.a
+$(BUILD)/berthctl: $(BUILD)/ctl/berthctl.o $(CTL_OBJ) $(BUILD)/libberth.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libberth.a

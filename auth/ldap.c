@@ -73,7 +73,7 @@
 #include <openssl/x509_vfy.h>
 
 #include "auth/ldap.h"
-#include "store/fs.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define BAD_LOGIN "invalid username or password"

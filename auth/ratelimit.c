@@ -56,7 +56,7 @@
 
 #include "auth/ratelimit.h"
 #include "auth/users.h"
-#include "store/fs.h"
+#include "util/fs.h"
 
 #define KEY_MAX 512
 #define HEX_LEN (2 * SHA256_DIGEST_LENGTH)

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <jansson.h>
 
-#include "store/ref.h"
+#include "oci/ref.h"
 
 /* Action bits, shared with the policy (auth/policy.h). */
 #define AUTH_ACT_PULL    1u

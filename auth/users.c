@@ -47,7 +47,7 @@
 #include <openssl/sha.h>
 
 #include "auth/users.h"
-#include "store/fs.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #define FILE_MAX (4u << 20)

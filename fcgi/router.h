@@ -11,7 +11,7 @@
 #ifndef BERTH_ROUTER_H
 #define BERTH_ROUTER_H
 
-#include "store/ref.h"
+#include "oci/ref.h"
 #include "util/err.h"
 
 enum route_kind {

@@ -25,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/store.h"
 
 /* Paths are only ever built from a digest whose characters we checked here. */

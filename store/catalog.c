@@ -21,8 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store/fs.h"
-#include "store/ref.h"
+#include "util/fs.h"
+#include "oci/ref.h"
 #include "store/store.h"
 
 struct walk {

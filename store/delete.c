@@ -41,8 +41,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/fs.h"
-#include "store/ref.h"
+#include "util/fs.h"
+#include "oci/ref.h"
 #include "store/store.h"
 
 /* root/repos/<name>/<kind>/<alg>/<hex> of a validated name and digest. */

@@ -28,9 +28,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/fsck.h"
-#include "store/ref.h"
+#include "oci/ref.h"
 
 struct walk {
 	struct store *s;

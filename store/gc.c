@@ -20,7 +20,7 @@
  *  repository would pass a mere existence check and then lose the blob.
  *
  *  The collector
- *      G0  takes gc/lock (store/lock.c: link()-based, stale by host/pid/
+ *      G0  takes gc/lock (store/lease.c: link()-based, stale by host/pid/
  *          mtime, refreshed while it runs): one collector at a time;
  *      G1  puts back whatever a collector that died left in gc/trash;
  *      G2  creates gc/epoch; T0 = its mtime; cutoff = T0 - grace;
@@ -78,11 +78,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/gc.h"
 #include "store/gc_int.h"
-#include "store/lock.h"
-#include "store/ref.h"
+#include "store/lease.h"
+#include "oci/ref.h"
 #include "util/log.h"
 
 #define PROGRESS_EVERY 4096
@@ -257,7 +257,7 @@ enum berr gc_tick(struct gc *g)
 		every = 1;
 	if (time(NULL) - g->touched < every)
 		return BERR_OK;
-	if (store_lock_refresh(g->lock, g->token, "gc") != BERR_OK)
+	if (store_lease_refresh(g->lock, g->token, "gc") != BERR_OK)
 		return berr_set(BERR_BUSY, "gc: lost %s to another process (stale after %ld s?); "
 				"stopped", g->lock, g->s->lock_stale);
 	g->touched = time(NULL);
@@ -290,9 +290,9 @@ static enum berr gc_lock(struct gc *g)
 	if (rc == BERR_OK)
 		rc = fs_mkdir_p(trash);
 	if (rc == BERR_OK)
-		rc = store_lock_token_new(g->token, sizeof(g->token));
+		rc = store_lease_token_new(g->token, sizeof(g->token));
 	if (rc == BERR_OK)
-		rc = store_lock_take(g->dir, g->token, g->s->lock_stale, "gc", BERR_INTERNAL,
+		rc = store_lease_take(g->dir, g->token, g->s->lock_stale, "gc", BERR_INTERNAL,
 				     holder, sizeof(holder), &since);
 	if (rc == BERR_OK) {
 		g->locked = 1;
@@ -317,7 +317,7 @@ static enum berr gc_lock(struct gc *g)
 static void gc_unlock(struct gc *g)
 {
 	if (g->locked)
-		store_lock_release(g->lock, g->token);
+		store_lease_release(g->lock, g->token);
 	g->locked = 0;
 }
 

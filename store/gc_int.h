@@ -11,7 +11,7 @@
 #include <time.h>
 
 #include "store/gc.h"
-#include "store/lock.h"
+#include "store/lease.h"
 
 #define GC_TRASH_PREFIX ".gc."
 

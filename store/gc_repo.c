@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/gc_int.h"
-#include "store/ref.h"
+#include "oci/ref.h"
 
 #define DELETE_PASSES 4
 /* An empty repository is removed only when none of its directories changed

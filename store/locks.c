@@ -1,7 +1,7 @@
 /*
  * locks.c - administrators' locks on repositories, tags and manifests
  * (store.h; `berthctl lock`, like ACR's --write-enabled / --delete-enabled
- * false).  Not to be confused with store/lock.c, the mutual-exclusion lock
+ * false).  Not to be confused with store/lease.c, the mutual-exclusion lock
  * files of upload sessions and the collector.
  *
  * A lock is one small file in repos/<name>/_locks/ ("repo", "tag-<tag>",
@@ -37,7 +37,7 @@
  * flags sets both (on a manifest: no-delete).
  *
  * Where the checks live: at the entry points (fcgi/h_manifest.c,
- * h_upload.c, h_blob.c; util/ctl_store.c; store/gc_repo.c), not inside
+ * h_upload.c, h_blob.c; ctl/ctl_store.c; store/gc_repo.c), not inside
  * store_manifest_put / store_manifest_delete.  Those are building blocks
  * that fsck --repair (deleting what cannot be pulled), the collector and
  * berthctl --force must be able to use past a lock; and a lock is policy,
@@ -56,8 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/fs.h"
-#include "store/ref.h"
+#include "util/fs.h"
+#include "oci/ref.h"
 #include "store/store.h"
 
 /* Not an error code: "the file is not there" from fs_read_str(). */

@@ -41,8 +41,8 @@
 #include <unistd.h>
 #include <jansson.h>
 
-#include "store/fs.h"
-#include "store/ref.h"
+#include "util/fs.h"
+#include "oci/ref.h"
 #include "store/store.h"
 #include "util/log.h"
 

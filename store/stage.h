@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "store/digest.h"
+#include "oci/digest.h"
 #include "util/err.h"
 
 #define STAGE_CAP (512 * 1024) /* one direct write; the ring is 2 MiB, so an

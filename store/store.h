@@ -39,7 +39,7 @@
  *     uploads/<uuid>/data                bytes received so far
  *     uploads/<uuid>/lock                O_EXCL: a request is working on it
  *     tmp/                               temporaries, renamed into place
- *     gc/lock                            the collector's lock (store/lock.c): one
+ *     gc/lock                            the collector's lock (store/lease.c): one
  *                                        `berthctl gc` at a time on all hosts
  *     gc/epoch                           created at each collection's start: its
  *                                        mtime is T0, read from the file server
@@ -79,8 +79,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-#include "store/digest.h"
-#include "store/manifest.h"
+#include "oci/digest.h"
+#include "oci/manifest.h"
 #include "store/stage.h"
 #include "util/err.h"
 

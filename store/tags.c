@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/ref.h"
+#include "oci/ref.h"
 #include "store/store.h"
 
 static int cmp_str(const void *a, const void *b)

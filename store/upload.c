@@ -22,7 +22,7 @@
  * state and same size) and only links it.
  *
  * Locking works across hosts sharing the store over NFS, without flock/fcntl:
- * uploads/<id>/lock is an NFS-safe lock file (store/lock.c has the scheme,
+ * uploads/<id>/lock is an NFS-safe lock file (store/lease.c has the scheme,
  * shared with the garbage collector's gc/lock).  A lock is stale when its
  * holder on this host is dead or its mtime is older than lock_stale.  The
  * holder touches it at most every 20 s while appending, and gives up
@@ -45,9 +45,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/fs.h"
-#include "store/lock.h"
-#include "store/ref.h"
+#include "util/fs.h"
+#include "store/lease.h"
+#include "oci/ref.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -180,7 +180,7 @@ static enum berr state_write(struct upload *u, const char *dir, int64_t offset,
 	return fs_write_atomic(dir, path, text, (size_t)n);
 }
 
-/* ---- the lock (store/lock.c) ---- */
+/* ---- the lock (store/lease.c) ---- */
 
 /* Take uploads/<id>/lock (dir = the session directory). */
 static enum berr lock_take(struct upload *u, const char *dir)
@@ -189,9 +189,9 @@ static enum berr lock_take(struct upload *u, const char *dir)
 	enum berr rc;
 
 	snprintf(what, sizeof(what), "upload %s", u->id);
-	rc = store_lock_token_new(u->lock_token, sizeof(u->lock_token));
+	rc = store_lease_token_new(u->lock_token, sizeof(u->lock_token));
 	if (rc == BERR_OK)
-		rc = store_lock_take(dir, u->lock_token, u->store->lock_stale, what,
+		rc = store_lease_take(dir, u->lock_token, u->store->lock_stale, what,
 				     BERR_BLOB_UPLOAD_UNKNOWN, NULL, 0, NULL);
 	if (rc == BERR_BUSY)
 		return berr_set(BERR_BUSY, "upload %s is in use by another request", u->id);
@@ -212,7 +212,7 @@ static enum berr lock_refresh(struct upload *u)
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "upload %s", u->id);
-	rc = store_lock_refresh(lock, u->lock_token, what);
+	rc = store_lease_refresh(lock, u->lock_token, what);
 	if (rc == BERR_OK)
 		u->lock_touched = time(NULL);
 	return rc;
@@ -226,7 +226,7 @@ static void lock_release(struct upload *u)
 		return;
 	u->locked = 0;
 	if (session_path(u->store, u->id, "lock", lock, sizeof(lock)) == BERR_OK)
-		store_lock_release(lock, u->lock_token);
+		store_lease_release(lock, u->lock_token);
 }
 
 /* ---- creating, opening, removing ---- */
@@ -265,11 +265,11 @@ static enum berr upload_build(struct upload *u, const char *tmpdir, const char *
 
 	if (mkdir(tmpdir, FS_DIR_MODE) != 0 || chmod(tmpdir, FS_DIR_MODE) != 0)
 		return berr_sys("mkdir", tmpdir);
-	rc = store_lock_token_new(u->lock_token, sizeof(u->lock_token));
+	rc = store_lease_token_new(u->lock_token, sizeof(u->lock_token));
 	if (rc == BERR_OK)
 		rc = fs_path(path, sizeof(path), "%s/lock", tmpdir);
 	if (rc == BERR_OK)
-		rc = store_lock_create(tmpdir, path, u->lock_token, BERR_BLOB_UPLOAD_UNKNOWN,
+		rc = store_lease_create(tmpdir, path, u->lock_token, BERR_BLOB_UPLOAD_UNKNOWN,
 				       "upload session", &taken);
 	if (rc == BERR_OK)
 		rc = fs_path(path, sizeof(path), "%s/data", tmpdir);

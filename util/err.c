@@ -1,5 +1,5 @@
 /*
- * err.c - the error table and the per-process detail slot (see err.h).
+ * err.c - the error table and the error contexts (see err.h).
  *
  * berr_sys() is where an errno becomes a code.  Almost all of them are the
  * registry's fault (500 UNKNOWN), but a full disk or an exhausted quota
@@ -21,7 +21,9 @@
 #include "util/err.h"
 #include "util/log.h"
 
-static char detail[512];
+/* The base context, and the current one (workers are single-threaded). */
+static struct berr_ctx base;
+static struct berr_ctx *cur = &base;
 
 static const struct {
 	const char *code;
@@ -54,11 +56,14 @@ static const struct {
 
 enum berr berr_set(enum berr code, const char *fmt, ...)
 {
+	char buf[BERR_DETAIL_MAX]; /* fmt's arguments may include berr_detail() */
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(cur->detail, buf, sizeof(buf));
+	cur->code = code;
 	return code;
 }
 
@@ -72,14 +77,52 @@ enum berr berr_sys(const char *what, const char *path)
 {
 	int e = errno;
 
-	snprintf(detail, sizeof(detail), "%s %s: %s", what, path ? path : "", strerror(e));
-	log_err("%s", detail);
+	snprintf(cur->detail, sizeof(cur->detail), "%s %s: %s", what, path ? path : "",
+		 strerror(e));
+	cur->code = errno_code(e);
+	log_err("%s", cur->detail);
 	errno = e;
-	return errno_code(e);
+	return cur->code;
 }
 
-const char *berr_detail(void) { return detail; }
-void berr_clear(void) { detail[0] = '\0'; }
+const char *berr_detail(void) { return cur->detail; }
+
+const char *berr_detail_for(enum berr code)
+{
+	return code != BERR_OK && cur->code == code && cur->detail[0] ? cur->detail : NULL;
+}
+
+void berr_clear(void)
+{
+	cur->code = BERR_OK;
+	cur->detail[0] = '\0';
+}
+
+void berr_enter(struct berr_ctx *ctx)
+{
+	ctx->code = BERR_OK;
+	ctx->detail[0] = '\0';
+	ctx->outer = cur;
+	cur = ctx;
+}
+
+void berr_leave(struct berr_ctx *ctx)
+{
+	/* leaving out of order would lose the contexts in between: keep the
+	 * stack as it is rather than point at a dead frame */
+	if (cur == ctx && ctx->outer)
+		cur = ctx->outer;
+}
+
+enum berr berr_pass(struct berr_ctx *ctx, enum berr code)
+{
+	berr_leave(ctx);
+	if (code != BERR_OK && ctx->code == code) {
+		snprintf(cur->detail, sizeof(cur->detail), "%s", ctx->detail);
+		cur->code = code;
+	}
+	return code;
+}
 
 static int valid(enum berr code) { return code >= 0 && code < BERR__COUNT; }
 

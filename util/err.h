@@ -4,10 +4,17 @@
  * Every function that can fail returns an `enum berr`: BERR_OK (0) on success,
  * otherwise a code that maps 1:1 to an OCI distribution-spec error code and an
  * HTTP status (see fcgi/errors.c, the only place that turns them into answers).
- * The human-readable detail of the most recent failure lives in a per-process
- * slot (workers are single-threaded): set it with berr_set(), read it with
- * berr_detail().  A caller that merely passes an error up must not overwrite
- * the detail a lower level wrote.
+ * The human-readable detail of a failure lives in an error context (struct
+ * berr_ctx) owned by whoever will answer for it: a request carries its own
+ * (fcgi/request.h), berthctl and start-up use the process's base context.
+ * berr_set() and berr_sys() write into the current context; berr_enter()
+ * makes another context current for a stretch of code (a request, a clean-up
+ * whose failures must not replace the one being reported, a probe whose
+ * failure is an answer, not an error) and berr_leave() returns to the outer
+ * one.  The detail is recorded with its code, so a reader asks for the
+ * detail of the code it was handed (berr_detail_for) and never shows a stale
+ * one.  A caller that merely passes an error up must not overwrite the
+ * detail a lower level wrote.
  */
 #ifndef BERTH_ERR_H
 #define BERTH_ERR_H
@@ -46,8 +53,27 @@ enum berr berr_set(enum berr code, const char *fmt, ...)
 /* Record an internal error from errno: "<what> <path>: strerror(errno)".
  * Logs it too (internal errors are for the operator, not the client). */
 enum berr berr_sys(const char *what, const char *path);
+/* The detail of the current context's last failure ("" if none). */
 const char *berr_detail(void);
+/* That detail if the last failure recorded was `code`, else NULL: what an
+ * answer for `code` may show. */
+const char *berr_detail_for(enum berr code);
 void berr_clear(void);
+
+#define BERR_DETAIL_MAX 512
+struct berr_ctx {
+	enum berr code;              /* of the last berr_set / berr_sys */
+	char detail[BERR_DETAIL_MAX];
+	struct berr_ctx *outer;      /* current before berr_enter */
+};
+/* Make `ctx` (cleared) the current context until berr_leave(ctx). */
+void berr_enter(struct berr_ctx *ctx);
+/* Back to the context that was current before berr_enter(ctx); what ctx
+ * recorded stays in it (the caller may read it, log it or pass it on). */
+void berr_leave(struct berr_ctx *ctx);
+/* berr_leave(ctx), then record ctx's failure in the outer context; returns
+ * `code` so a caller can write `return berr_pass(&ctx, rc);`. */
+enum berr berr_pass(struct berr_ctx *ctx, enum berr code);
 /* Spec code string ("BLOB_UNKNOWN"), HTTP status, and default message. */
 const char *berr_code(enum berr code);
 int berr_status(enum berr code);

@@ -29,15 +29,15 @@ fi
 
 sources() {
 	case $1 in
-	digest)   echo "store/digest.c $COMMON -lcrypto" ;;
-	ref)      echo "store/ref.c $COMMON -lcrypto" ;;
+	digest)   echo "oci/digest.c $COMMON -lcrypto" ;;
+	ref)      echo "oci/ref.c $COMMON -lcrypto" ;;
 	range)    echo "fcgi/range.c $COMMON" ;;
-	manifest) echo "store/manifest.c store/digest.c $COMMON -ljansson -lcrypto" ;;
+	manifest) echo "oci/manifest.c oci/digest.c $COMMON -ljansson -lcrypto" ;;
 	jwt)   echo "auth/jwt.c auth/b64url.c $COMMON -ljansson -lcrypto" ;;
-	scope) echo "auth/scope.c store/ref.c $COMMON -ljansson -lcrypto" ;;
+	scope) echo "auth/scope.c oci/ref.c $COMMON -ljansson -lcrypto" ;;
 	basic) echo "auth/basic.c -lcrypto" ;;
 	query) echo "fcgi/request.c $COMMON -lfcgi -ljansson" ;;
-	form)  echo "fcgi/request.c auth/scope.c store/ref.c $COMMON -lfcgi -ljansson -lcrypto" ;;
+	form)  echo "fcgi/request.c auth/scope.c oci/ref.c $COMMON -lfcgi -ljansson -lcrypto" ;;
 	*)        return 1 ;;
 	esac
 }

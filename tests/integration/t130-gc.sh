@@ -25,7 +25,7 @@ R=$(reg)
 
 ctl() { "$BERTHCTL" -c "$CONF" "$@"; }
 "$BERTHCTL" -c "$CONF" gc --help >/dev/null 2>&1 ||
-	bail "$BERTHCTL has no gc command (util/ctl_store.c not wired into util/berthctl.c?)"
+	bail "$BERTHCTL has no gc command (ctl/ctl_store.c not wired into ctl/berthctl.c?)"
 
 # code URL-or-path curl-args...: the status of one request (own files, so
 # that concurrent clients do not share lib.sh's $HDRS / $BODY).

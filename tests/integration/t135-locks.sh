@@ -33,7 +33,7 @@ R=$(reg)
 
 ctl() { "$BERTHCTL" -c "$CONF" "$@"; }
 "$BERTHCTL" -c "$CONF" lock --help >/dev/null 2>&1 ||
-	bail "$BERTHCTL has no lock command (util/ctl_lock.c not dispatched from util/ctl_store.c?)"
+	bail "$BERTHCTL has no lock command (ctl/ctl_lock.c not dispatched from ctl/ctl_store.c?)"
 
 # run_ctl ARGS...: sets OUT, ERR, RC.
 run_ctl() {

@@ -1,5 +1,5 @@
 /*
- * ctl_lock.h - berthctl's lock commands, dispatched from util/ctl_store.c:
+ * ctl_lock.h - berthctl's lock commands, dispatched from ctl/ctl_store.c:
  *
  *   berthctl lock NAME[:TAG|@DIGEST] [--no-write] [--no-delete] [--reason TEXT] [--json]
  *   berthctl lock ls [NAME] [--json]

@@ -7,10 +7,10 @@
  * ordering and races closed (store/delete.c, store/gc.c).
  *
  * Output is one line per thing for people, one JSON document with --json;
- * errors go to stderr as "berthctl CMD: what failed: why" (util/ctl.c has
+ * errors go to stderr as "berthctl CMD: what failed: why" (ctl/ctl.c has
  * the helpers every command file shares for that).
  *
- * `fsck` lives in util/ctl_fsck.c, `lock` and `unlock` in util/ctl_lock.c;
+ * `fsck` lives in ctl/ctl_fsck.c, `lock` and `unlock` in ctl/ctl_lock.c;
  * all are dispatched from here.  repo rm and tag rm respect those locks
  * (store/locks.c) unless --force.
  */
@@ -25,13 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/gc.h"
-#include "store/ref.h"
-#include "util/ctl.h"
-#include "util/ctl_fsck.h"
-#include "util/ctl_lock.h"
-#include "util/ctl_store.h"
+#include "oci/ref.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_fsck.h"
+#include "ctl/ctl_lock.h"
+#include "ctl/ctl_store.h"
 
 struct cmd {
 	const char *name;

@@ -1,6 +1,6 @@
 /*
- * ctl.h - what berthctl's command files share (util/ctl_store.c,
- * util/ctl_fsck.c, util/ctl_lock.c, util/ctl_auth.c): exit codes, the
+ * ctl.h - what berthctl's command files share (ctl/ctl_store.c,
+ * ctl/ctl_fsck.c, ctl/ctl_lock.c, ctl/ctl_auth.c): exit codes, the
  * "berthctl CMD: what failed: why" error line, --help and usage lines, JSON
  * output, sizes for people and the common argument parser.  Internal to
  * berthctl; nothing else includes it.
@@ -14,7 +14,7 @@
 
 #include "util/err.h"
 
-/* berthctl's exit codes (util/berthctl.c). */
+/* berthctl's exit codes (ctl/berthctl.c). */
 enum { CTL_EX_OK = 0, CTL_EX_PROBLEM = 1, CTL_EX_USAGE = 2, CTL_EX_STORE = 3 };
 
 /* "berthctl CMD: " + the message + newline on stderr; returns `code`. */

@@ -10,7 +10,7 @@
  *    compare.
  *  - A lock is stale when its holder is on this host and its pid is dead, or
  *    when its mtime is older than `stale` seconds.  Holders refresh the mtime
- *    (store_lock_refresh) well before that; how often is the caller's policy.
+ *    (store_lease_refresh) well before that; how often is the caller's policy.
  *  - Breaking a stale lock is serialised by a second lock, DIR/lock.break,
  *    made the same way.  Under it the breaker re-reads the lock, and only if
  *    it is still the very lock it judged stale (same content, still stale)
@@ -32,8 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/fs.h"
-#include "store/lock.h"
+#include "util/fs.h"
+#include "store/lease.h"
 #include "util/log.h"
 
 /* Not an error code: "the file is not there" from fs_read_str(). */
@@ -50,7 +50,7 @@ static const char *host_name(void)
 	return host;
 }
 
-enum berr store_lock_token_new(char *out, size_t outlen)
+enum berr store_lease_token_new(char *out, size_t outlen)
 {
 	char nonce[17];
 	enum berr rc;
@@ -62,7 +62,7 @@ enum berr store_lock_token_new(char *out, size_t outlen)
 		       (long long)time(NULL), nonce);
 }
 
-int store_lock_is_stale(long stale, const char *content, time_t mtime)
+int store_lease_is_stale(long stale, const char *content, time_t mtime)
 {
 	char host[HOST_NAME_MAX + 1];
 	long pid;
@@ -75,7 +75,7 @@ int store_lock_is_stale(long stale, const char *content, time_t mtime)
 	return 0;
 }
 
-enum berr store_lock_create(const char *dir, const char *path, const char *token,
+enum berr store_lease_create(const char *dir, const char *path, const char *token,
 			    enum berr absent, const char *what, int *taken)
 {
 	char tmp[PATH_MAX];
@@ -102,7 +102,7 @@ enum berr store_lock_create(const char *dir, const char *path, const char *token
 	return rc;
 }
 
-int store_lock_is_ours(const char *path, const char *token)
+int store_lease_is_ours(const char *path, const char *token)
 {
 	char buf[STORE_LOCK_TOKEN_MAX];
 
@@ -133,11 +133,11 @@ static enum berr break_locked(const struct taker *t, const char *lock, const cha
 	if (rc)
 		return rc;
 	*res = LOCK_BUSY;
-	if (strcmp(now, seen) != 0 || !store_lock_is_stale(t->stale, now, mtime))
+	if (strcmp(now, seen) != 0 || !store_lease_is_stale(t->stale, now, mtime))
 		return BERR_OK;
 	if (unlink(lock) != 0 && errno != ENOENT)
 		return berr_sys("removing stale lock", lock);
-	rc = store_lock_create(t->dir, lock, t->token, t->absent, t->what, &taken);
+	rc = store_lease_create(t->dir, lock, t->token, t->absent, t->what, &taken);
 	if (rc == BERR_OK && !taken) {
 		*res = LOCK_GOT;
 		now[strcspn(now, "\n")] = '\0';
@@ -157,12 +157,12 @@ static enum berr lock_break(const struct taker *t, const char *lock, const char 
 	*res = LOCK_BUSY;
 	rc = fs_path(brk, sizeof(brk), "%s/lock.break", t->dir);
 	if (rc == BERR_OK)
-		rc = store_lock_create(t->dir, brk, t->token, t->absent, t->what, &taken);
+		rc = store_lease_create(t->dir, brk, t->token, t->absent, t->what, &taken);
 	if (rc)
 		return rc;
 	if (taken) {
 		rc = fs_read_str(brk, other, sizeof(other), &mtime, ABSENT);
-		if (rc == ABSENT || (rc == BERR_OK && store_lock_is_stale(t->stale, other, mtime))) {
+		if (rc == ABSENT || (rc == BERR_OK && store_lease_is_stale(t->stale, other, mtime))) {
 			if (rc == BERR_OK)
 				unlink(brk); /* its breaker died: see the design comment */
 			*res = LOCK_RETRY;
@@ -171,12 +171,12 @@ static enum berr lock_break(const struct taker *t, const char *lock, const char 
 		return rc;
 	}
 	rc = break_locked(t, lock, seen, res);
-	if (store_lock_is_ours(brk, t->token))
+	if (store_lease_is_ours(brk, t->token))
 		unlink(brk);
 	return rc;
 }
 
-enum berr store_lock_take(const char *dir, const char *token, long stale, const char *what,
+enum berr store_lease_take(const char *dir, const char *token, long stale, const char *what,
 			  enum berr absent, char *holder, size_t holderlen, time_t *since)
 {
 	struct taker t = { dir, token, what, stale, absent };
@@ -189,7 +189,7 @@ enum berr store_lock_take(const char *dir, const char *token, long stale, const 
 	seen[0] = '\0';
 	rc = fs_path(lock, sizeof(lock), "%s/lock", dir);
 	for (tries = 0; rc == BERR_OK && res == LOCK_RETRY && tries < 5; tries++) {
-		rc = store_lock_create(dir, lock, token, absent, what, &taken);
+		rc = store_lease_create(dir, lock, token, absent, what, &taken);
 		if (rc || !taken) {
 			res = LOCK_GOT;
 			break;
@@ -199,7 +199,7 @@ enum berr store_lock_take(const char *dir, const char *token, long stale, const 
 			rc = BERR_OK; /* released meanwhile */
 			continue;
 		}
-		if (rc == BERR_OK && !store_lock_is_stale(stale, seen, mtime))
+		if (rc == BERR_OK && !store_lease_is_stale(stale, seen, mtime))
 			res = LOCK_BUSY;
 		else if (rc == BERR_OK)
 			rc = lock_break(&t, lock, seen, &res);
@@ -215,17 +215,17 @@ enum berr store_lock_take(const char *dir, const char *token, long stale, const 
 	return BERR_BUSY;
 }
 
-enum berr store_lock_refresh(const char *path, const char *token, const char *what)
+enum berr store_lease_refresh(const char *path, const char *token, const char *what)
 {
-	if (!store_lock_is_ours(path, token))
+	if (!store_lease_is_ours(path, token))
 		return berr_set(BERR_BUSY, "%s: lock lost to another request", what);
 	if (utimensat(AT_FDCWD, path, NULL, 0) != 0)
 		return berr_sys("touching", path);
 	return BERR_OK;
 }
 
-void store_lock_release(const char *path, const char *token)
+void store_lease_release(const char *path, const char *token)
 {
-	if (store_lock_is_ours(path, token))
+	if (store_lease_is_ours(path, token))
 		unlink(path);
 }

@@ -17,8 +17,8 @@
 
 #include "auth/ldap.h"
 #include "auth/policy.h"
-#include "util/ctl.h"
-#include "util/ctl_ldap.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_ldap.h"
 
 #define CMD "ldap test"
 #define USAGE "ldap test USER [--json]"

@@ -22,7 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 
 enum berr fs_path(char *out, size_t outlen, const char *fmt, ...)
 {

@@ -6,8 +6,8 @@
  *   berthctl tag ls NAME [--json] | tag rm NAME:TAG [--force] [--json]
  *   berthctl du [--json]
  *   berthctl uploads ls [--json] | uploads purge --older-than DUR [--json]
- *   berthctl fsck [--quick] [--repair] [--json]    (util/ctl_fsck.h)
- *   berthctl lock ... | lock ls ... | unlock ...   (util/ctl_lock.h)
+ *   berthctl fsck [--quick] [--repair] [--json]    (ctl/ctl_fsck.h)
+ *   berthctl lock ... | lock ls ... | unlock ...   (ctl/ctl_lock.h)
  *
  * Exit codes: 0 ok, 1 a problem (not found, fsck problems, another gc
  * running), 2 usage error (also a malformed name or tag), 3 the store

@@ -24,9 +24,9 @@
 #include "auth/policy.h"
 #include "auth/scope.h"
 #include "auth/users.h"
-#include "store/ref.h"
-#include "util/ctl.h"
-#include "util/ctl_policy.h"
+#include "oci/ref.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_policy.h"
 
 #define MAX_GROUPS 64
 #define MAX_HITS 256

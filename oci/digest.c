@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/digest.h"
+#include "oci/digest.h"
 
 #define STATE_MAGIC "BRTH"
 #define STATE_VERSION 1

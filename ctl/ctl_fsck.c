@@ -24,10 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/fsck.h"
-#include "util/ctl.h"
-#include "util/ctl_fsck.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_fsck.h"
 
 const char ctl_fsck_usage[] =
 	"fsck [--quick] [--repair] [--json]\n  check the store: re-hash every blob "

@@ -6,7 +6,7 @@
  *
  * `lock ls` lists; a repository really called "ls" is locked with
  * `berthctl lock -- ls`.  Output, errors and exit codes follow
- * util/ctl_store.c (and use util/ctl.c's helpers): one line per thing for
+ * ctl/ctl_store.c (and use ctl/ctl.c's helpers): one line per thing for
  * people, one JSON document with --json, "berthctl CMD: what failed: why"
  * on stderr.  Its argument parser is its own: "--" and the lock flags.
  */
@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/ref.h"
-#include "util/ctl.h"
-#include "util/ctl_lock.h"
+#include "oci/ref.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_lock.h"
 
 static const char usage_lock[] =
 	"lock NAME[:TAG|@DIGEST] [--no-write] [--no-delete] [--reason TEXT] [--json]\n"

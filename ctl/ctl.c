@@ -7,7 +7,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "util/ctl.h"
+#include "ctl/ctl.h"
 
 int ctl_fail(int code, const char *cmd, const char *fmt, ...)
 {

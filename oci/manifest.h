@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "store/digest.h"
+#include "oci/digest.h"
 #include "util/err.h"
 
 #define MANIFEST_MAX_SIZE (4 * 1024 * 1024)

@@ -1,5 +1,5 @@
 /*
- * ctl_fsck.h - `berthctl fsck`, dispatched from util/ctl_store.c's command
+ * ctl_fsck.h - `berthctl fsck`, dispatched from ctl/ctl_store.c's command
  * table:
  *
  *   berthctl fsck [--quick] [--repair] [--json]

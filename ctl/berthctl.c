@@ -3,13 +3,13 @@
  * auth files directly (no running pool needed) and reads the same
  * berth.conf as berthd.  This file only dispatches:
  *
- *   store commands  gc, repo, tag, du, uploads         util/ctl_store.c
- *   fsck            fsck                               util/ctl_fsck.c (via ctl_store.c)
- *   locks           lock, unlock                       util/ctl_lock.c (via ctl_store.c)
- *   auth commands   user, token                        util/ctl_auth.c
- *   directory       ldap test                          util/ctl_ldap.c
- *   policy          policy explain                     util/ctl_policy.c
- *   what they share (errors, exit codes, --json)       util/ctl.c
+ *   store commands  gc, repo, tag, du, uploads         ctl/ctl_store.c
+ *   fsck            fsck                               ctl/ctl_fsck.c (via ctl_store.c)
+ *   locks           lock, unlock                       ctl/ctl_lock.c (via ctl_store.c)
+ *   auth commands   user, token                        ctl/ctl_auth.c
+ *   directory       ldap test                          ctl/ctl_ldap.c
+ *   policy          policy explain                     ctl/ctl_policy.c
+ *   what they share (errors, exit codes, --json)       ctl/ctl.c
  *
  * Exit codes: 0 success, 1 a problem (not found, fsck found something,
  * another gc running), 2 usage or configuration error, 3 the store could
@@ -20,10 +20,10 @@
 #include <string.h>
 
 #include "util/config.h"
-#include "util/ctl_auth.h"
-#include "util/ctl_ldap.h"
-#include "util/ctl_policy.h"
-#include "util/ctl_store.h"
+#include "ctl/ctl_auth.h"
+#include "ctl/ctl_ldap.h"
+#include "ctl/ctl_policy.h"
+#include "ctl/ctl_store.h"
 #include "util/log.h"
 #include "util/privs.h"
 

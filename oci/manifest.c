@@ -27,7 +27,7 @@
 #include <strings.h>
 #include <jansson.h>
 
-#include "store/manifest.h"
+#include "oci/manifest.h"
 
 static const struct {
 	enum manifest_type type;

@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "auth/users.h"
-#include "util/ctl.h"
-#include "util/ctl_auth.h"
+#include "ctl/ctl.h"
+#include "ctl/ctl_auth.h"
 
 #define MAX_SCOPES 64
 

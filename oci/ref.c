@@ -12,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "store/ref.h"
+#include "oci/ref.h"
 
 static int is_lower_alnum(char c)
 {
