@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/manifest.h"
+#include "oci/manifest.h"
 #include "store/store.h"
 
 static char base[512];

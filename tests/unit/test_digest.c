@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 
-#include "store/digest.h"
+#include "oci/digest.h"
 #include "tests/unit/unit.h"
 
 #define E256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"

@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/fsck.h"
 #include "store/gc.h"
 #include "store/store.h"

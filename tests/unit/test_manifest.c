@@ -6,7 +6,7 @@
  */
 #include <stdlib.h>
 
-#include "store/manifest.h"
+#include "oci/manifest.h"
 #include "tests/unit/unit.h"
 
 #define D1 "sha256:b5b2b2c507a0944348e0303114d8d93aaaa081732b86451d9bce1f432a537bc7"

@@ -1,7 +1,7 @@
 /*
  * test_ref.c - repository name, tag and upload id grammar.
  */
-#include "store/ref.h"
+#include "oci/ref.h"
 #include "tests/unit/unit.h"
 
 static void name_ok(const char *s)

@@ -13,7 +13,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "tests/unit/unit.h"

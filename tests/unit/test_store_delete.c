@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/fsck.h"
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"

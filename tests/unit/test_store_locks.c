@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/gc.h"
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/fsck.h"
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"

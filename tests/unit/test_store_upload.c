@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store/fs.h"
+#include "util/fs.h"
 #include "store/store.h"
 #include "tests/unit/store_fixture.h"
 #include "tests/unit/unit.h"

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "auth/users.h"
-#include "store/fs.h"
+#include "util/fs.h"
 #include "unit.h"
 
 #define COST 4          /* the cheapest bcrypt: tests need speed, not strength */
