@@ -9,7 +9,7 @@
  * DELETE is refused while the repository has a no-delete lock
  * (store/locks.c).
  */
-#include "auth/auth.h"
+#include "fcgi/gate.h"
 #include "fcgi/handlers.h"
 
 enum berr h_blob_get(struct req *r)
@@ -21,7 +21,7 @@ enum berr h_blob_get(struct req *r)
 
 	if ((err = digest_parse(&d, r->route.ref)))
 		return err;
-	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
+	if ((err = gate_check(r, r->route.name, AUTH_PULL)))
 		return err;
 	if ((err = store_blob_linked_size(r->store, r->route.name, &d, &size)))
 		return err;
@@ -49,7 +49,7 @@ enum berr h_blob_delete(struct req *r)
 		return err;
 	if ((err = digest_parse(&d, r->route.ref)))
 		return err;
-	if ((err = auth_check(r, r->route.name, AUTH_DELETE)))
+	if ((err = gate_check(r, r->route.name, AUTH_DELETE)))
 		return err;
 	if ((err = store_lock_check_delete(r->store, r->route.name, NULL, NULL)))
 		return err;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth.h"
+#include "fcgi/gate.h"
 #include "fcgi/handlers.h"
 
 /* A reference is a digest when it has a ':' (tags cannot). */
@@ -44,7 +44,7 @@ static enum berr resolve(struct req *r, struct digest *d, int *by_digest)
 
 	if ((err = parse_reference(r->route.ref, d, by_digest)))
 		return err;
-	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
+	if ((err = gate_check(r, r->route.name, AUTH_PULL)))
 		return err;
 	/* checked by the caller's store_manifest_linked, which reads the type */
 	if (!*by_digest)
@@ -122,7 +122,7 @@ enum berr h_manifest_put(struct req *r)
 
 	if ((err = parse_reference(r->route.ref, &want, &by_digest)))
 		return err;
-	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+	if ((err = gate_check(r, r->route.name, AUTH_PUSH)))
 		return err;
 	if ((err = store_lock_check_write(r->store, r->route.name, by_digest ? NULL : r->route.ref)))
 		return err;
@@ -163,7 +163,7 @@ enum berr h_manifest_delete(struct req *r)
 		return err;
 	if ((err = parse_reference(r->route.ref, &d, &by_digest)))
 		return err;
-	if ((err = auth_check(r, name, AUTH_DELETE)))
+	if ((err = gate_check(r, name, AUTH_DELETE)))
 		return err;
 	if (!store_repo_exists(r->store, name))
 		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth.h"
+#include "fcgi/gate.h"
 #include "fcgi/handlers.h"
 
 enum berr h_referrers(struct req *r)
@@ -25,7 +25,7 @@ enum berr h_referrers(struct req *r)
 		return err;
 	if ((q = req_query(r, "artifactType", at, sizeof(at))) < 0)
 		return berr_set(BERR_MANIFEST_INVALID, "artifactType is malformed or too long");
-	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
+	if ((err = gate_check(r, r->route.name, AUTH_PULL)))
 		return err;
 	if ((err = store_referrers_list(r->store, r->route.name, &d, q > 0 && *at ? at : NULL,
 					(struct json_t **)&list)))

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth.h"
+#include "fcgi/gate.h"
 #include "fcgi/handlers.h"
 #include "fcgi/paginate.h"
 
@@ -40,7 +40,7 @@ enum berr h_tags_list(struct req *r)
 
 	if ((err = page_parse(r, &p)))
 		return err;
-	if ((err = auth_check(r, r->route.name, AUTH_PULL)))
+	if ((err = gate_check(r, r->route.name, AUTH_PULL)))
 		return err;
 	if ((err = store_tag_list(r->store, r->route.name, *p.last ? p.last : NULL, p.n,
 				  &tags, &count, &more)))
@@ -64,12 +64,12 @@ enum berr h_catalog(struct req *r)
 
 	if ((err = page_parse(r, &p)))
 		return err;
-	if ((err = auth_check(r, NULL, AUTH_CATALOG)))
+	if ((err = gate_check(r, NULL, AUTH_CATALOG)))
 		return err;
 	if ((err = store_catalog(r->store, *p.last ? p.last : NULL, -1, &all, &count, &more)))
 		return err;
 	for (size_t i = 0; i < count; i++) {
-		if (auth_visible(r, all[i]))
+		if (gate_visible(r, all[i]))
 			all[kept++] = all[i];
 		else
 			free(all[i]);

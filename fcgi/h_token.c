@@ -18,7 +18,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "auth/auth.h"
+#include "fcgi/gate.h"
 #include "auth/basic.h"
 #include "auth/login.h"
 #include "fcgi/handlers.h"

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth.h"
+#include "fcgi/gate.h"
 #include "fcgi/handlers.h"
 #include "fcgi/range.h"
 
@@ -142,7 +142,7 @@ static enum berr query_digest(struct req *r, struct digest *d, int *present)
 
 static int may_pull(void *ctx, const char *repo)
 {
-	return auth_visible(ctx, repo);
+	return gate_visible(ctx, repo);
 }
 
 /* POST ?mount=<digest>[&from=<repo>]: link a blob another repository has
@@ -159,7 +159,7 @@ static int try_mount(struct req *r)
 		goto none;
 	has_from = req_query(r, "from", from, sizeof(from));
 	if (has_from < 0 || (has_from && (ref_name_check(from) ||
-					  auth_check(r, from, AUTH_PULL) != BERR_OK ||
+					  gate_check(r, from, AUTH_PULL) != BERR_OK ||
 					  store_blob_linked(r->store, from, &d))))
 		goto none;
 	if (!has_from && store_blob_find_repo(r->store, &d, may_pull, r, from, sizeof(from)))
@@ -182,7 +182,7 @@ enum berr h_upload_start(struct req *r)
 	int monolithic;
 	enum berr err;
 
-	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+	if ((err = gate_check(r, r->route.name, AUTH_PUSH)))
 		return err;
 	if ((err = store_lock_check_write(r->store, r->route.name, NULL)))
 		return err;
@@ -217,7 +217,7 @@ static enum berr open_session(struct req *r, struct upload *u, int writing)
 {
 	enum berr err;
 
-	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+	if ((err = gate_check(r, r->route.name, AUTH_PUSH)))
 		return err;
 	if ((err = ref_upload_id_check(r->route.ref)))
 		return err;
@@ -271,7 +271,7 @@ enum berr h_upload_status(struct req *r)
 	struct upload u = { .datafd = -1 };
 	enum berr err;
 
-	if ((err = auth_check(r, r->route.name, AUTH_PUSH)))
+	if ((err = gate_check(r, r->route.name, AUTH_PUSH)))
 		return err;
 	if ((err = ref_upload_id_check(r->route.ref)))
 		return err;

@@ -1,5 +1,5 @@
 /*
- * auth.c - see auth.h.  With `auth = none` every request may do anything.
+ * gate.c - see gate.h.  With `auth = none` every request may do anything.
  * With `auth = token` a request needs a bearer token from berth's token
  * service (fcgi/h_token.c), verified here with public keys only:
  *
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <jansson.h>
 
-#include "auth/auth.h"
+#include "fcgi/gate.h"
 #include "auth/login.h"
 #include "auth/users.h"
 #include "fcgi/request.h"
@@ -69,7 +69,7 @@ static void challenge(struct req *r, const char *scope, const char *error)
 		    error ? "\"" : "");
 }
 
-void auth_challenge(struct req *r, const char *repo, enum auth_action action,
+void gate_challenge(struct req *r, const char *repo, enum auth_action action,
 		    const char *error)
 {
 	char scope[400] = "";
@@ -162,7 +162,7 @@ static enum berr scope_or_denied(struct req *r, struct auth_ctx *a, const char *
 	snprintf(need.name, sizeof(need.name), "%s", repo);
 	need.actions = have | want | (action == AUTH_PUSH ? AUTH_ACT_PULL : 0);
 	if (auth_scope_format(scope, sizeof(scope), &need) < 0) { /* cannot happen: names fit */
-		auth_challenge(r, repo, action, "insufficient_scope");
+		gate_challenge(r, repo, action, "insufficient_scope");
 		return berr_set(BERR_UNAUTHORIZED, "the token does not grant %s on %s",
 				action_scope(action), repo);
 	}
@@ -172,7 +172,7 @@ static enum berr scope_or_denied(struct req *r, struct auth_ctx *a, const char *
 			"for %s", action_scope(action), repo, scope);
 }
 
-enum berr auth_check(struct req *r, const char *repo, enum auth_action action)
+enum berr gate_check(struct req *r, const char *repo, enum auth_action action)
 {
 	struct auth_ctx *a;
 	json_t *access;
@@ -185,7 +185,7 @@ enum berr auth_check(struct req *r, const char *repo, enum auth_action action)
 		return err;
 	verify_once(r, a);
 	if (r->auth_state < 0) {
-		auth_challenge(r, repo, action, NULL);
+		gate_challenge(r, repo, action, NULL);
 		return berr_set(BERR_UNAUTHORIZED, "%s", r->auth_error);
 	}
 	if (!repo && action != AUTH_CATALOG)
@@ -196,12 +196,12 @@ enum berr auth_check(struct req *r, const char *repo, enum auth_action action)
 		return BERR_OK;
 	if (repo && claim_names(access, repo))
 		return scope_or_denied(r, a, repo, action, have);
-	auth_challenge(r, repo, action, "insufficient_scope");
+	gate_challenge(r, repo, action, "insufficient_scope");
 	return berr_set(BERR_UNAUTHORIZED, "the token does not grant %s on %s",
 			action_scope(action), repo ? repo : "the catalog");
 }
 
-int auth_visible(struct req *r, const char *repo)
+int gate_visible(struct req *r, const char *repo)
 {
 	struct auth_ctx *a;
 

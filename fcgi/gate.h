@@ -1,5 +1,5 @@
 /*
- * auth.h - the single question every handler asks before it acts:
+ * gate.h - the single question every handler asks before it acts:
  * may this request do `action` on repository `repo`?
  *
  * With `auth = none` every request may; with `auth = token` the request's
@@ -8,8 +8,8 @@
  * is BERR_UNAUTHORIZED (the WWW-Authenticate challenge is already added to
  * the answer) or BERR_DENIED.
  */
-#ifndef BERTH_AUTH_H
-#define BERTH_AUTH_H
+#ifndef BERTH_GATE_H
+#define BERTH_GATE_H
 
 #include "util/err.h"
 
@@ -23,12 +23,12 @@ enum auth_action {
 };
 
 /* `repo` is NULL for registry-wide actions (the base route, the catalog). */
-enum berr auth_check(struct req *r, const char *repo, enum auth_action action);
+enum berr gate_check(struct req *r, const char *repo, enum auth_action action);
 /* May the caller pull `repo` at all, whatever its token names?  For lists
  * that show only what the caller can read (the catalog, mount without from). */
-int auth_visible(struct req *r, const char *repo);
+int gate_visible(struct req *r, const char *repo);
 /* Add the Bearer challenge for `repo`/`action` (error may be NULL). */
-void auth_challenge(struct req *r, const char *repo, enum auth_action action,
+void gate_challenge(struct req *r, const char *repo, enum auth_action action,
 		    const char *error);
 
 #endif
