@@ -213,8 +213,8 @@ ref_up() {
 		"$BENCH_TOP/bench/registry.yml.in" >"$R_DATA/config.yml"
 	if [ "$(id -u)" = 0 ]; then user_line="user $(id -un) $(id -gn);"; else user_line=; fi
 	sed -e '/^[[:space:]]*#/d' -e "s|@USER@|$user_line|" -e "s|@RUN@|$R_DATA/run|g" \
-		-e "s|@LISTEN@|127.0.0.1:$R_PORT|" -e "s|@TLS_CERT@|$B_DATA/tls/server.crt|" \
-		-e "s|@TLS_KEY@|$B_DATA/tls/server.key|" -e "s|@REGISTRY@|127.0.0.1:$rport|" \
+		-e "s|@LISTEN@|127.0.0.1:$R_PORT|" -e "s|@TLS_CERT@|$B_DATA/tls-private/server.crt|" \
+		-e "s|@TLS_KEY@|$B_DATA/tls-private/server.key|" -e "s|@REGISTRY@|127.0.0.1:$rport|" \
 		-e "s|@HTPASSWD@|$R_DATA/htpasswd|" -e "s|@STATIC@|$STATIC|g" \
 		-e "s|@FASTCGI_PARAMS@|$BENCH_TOP/nginx/fastcgi_params|g" \
 		-e "s|@SINK_SOCK@|$SINK_SOCK|" -e "s|@SINK_HASH_SOCK@|$SINK_HASH_SOCK|" \

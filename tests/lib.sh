@@ -211,7 +211,7 @@ berth_setup() {
 		AUTH=${BERTH_AUTH:-none} sh "$BERTH_TOP/util/mkconf.sh" "$DATA" "$PORT" || bail "util/mkconf.sh failed"
 	fi
 	CACERT=$DATA/tls/ca.crt
-	CERTDIR=$DATA/tls/client
+	CERTDIR=$DATA/tls
 }
 
 # berth_conf_get KEY: its value in berth.conf, or empty (util/conf-get.awk:

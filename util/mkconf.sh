@@ -14,9 +14,13 @@
 #   DATA/fastcgi_params  copy of nginx/fastcgi_params, included by nginx.conf
 #   DATA/store/        the content store
 #   DATA/run/          sockets, pid files, logs, nginx temp directories
-#   DATA/tls/          CA and server certificate (util/tls.sh)
-#   DATA/tls/client/   ca.crt alone: a directory for `skopeo --cert-dir`
-#                      (containers/image refuses a *.key without its *.cert)
+#   DATA/tls/          ca.crt alone: what clients trust, the directory for
+#                      `podman/skopeo --cert-dir` (util/tls.sh says why
+#                      nothing else may sit there)
+#   DATA/tls/client/   the same ca.crt, for scripts written when tls/ still
+#                      held the keys
+#   DATA/tls-private/  (0700) the CA key and nginx's server certificate and
+#                      key (util/tls.sh); an older DATA's are moved here
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +39,7 @@ data=$(cd "$data" && pwd)
 chmod 0755 "$data"
 mkdir -p "$data/store" "$data/run" "$data/tls"
 
-sh "$top/util/tls.sh" "$data/tls" >/dev/null
+sh "$top/util/tls.sh" -p "$data/tls-private" "$data/tls" >/dev/null
 mkdir -p "$data/tls/client"
 cp "$data/tls/ca.crt" "$data/tls/client/ca.crt.tmp"
 mv -f "$data/tls/client/ca.crt.tmp" "$data/tls/client/ca.crt"
@@ -200,8 +204,8 @@ mv -f "$data/fastcgi_params.tmp" "$data/fastcgi_params"
 	    -e "s|@RUN@|$(esc "$data/run")|g" \
 	    -e "s|@LISTEN@|$(esc "$listen_addr:$port")|g" \
 	    -e "s|@PORT@|$(esc "$port")|g" \
-	    -e "s|@TLS_CERT@|$(esc "$data/tls/server.crt")|g" \
-	    -e "s|@TLS_KEY@|$(esc "$data/tls/server.key")|g" \
+	    -e "s|@TLS_CERT@|$(esc "$data/tls-private/server.crt")|g" \
+	    -e "s|@TLS_KEY@|$(esc "$data/tls-private/server.key")|g" \
 	    -e "s|@FASTCGI_PARAMS@|$(esc "$data/fastcgi_params")|g" \
 	    -e "s|@API_SOCK@|$(esc "$(nginx_sock "$sock")")|g" \
 	    -e "s|@UPLOAD_SOCK@|$(esc "$(nginx_sock "$upload_sock")")|g" \

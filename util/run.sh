@@ -54,8 +54,8 @@ if [ -n "$users_file" ]; then
 	fi
 	admin_note="
 Log in as admin (password in $data/admin.password):
-  podman login --cert-dir $data/tls/client -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
-  skopeo login --cert-dir $data/tls/client -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
+  podman login --cert-dir $data/tls -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
+  skopeo login --cert-dir $data/tls -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
   docker login -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
 More users: $build/berthctl -c $data/berth.conf user add NAME"
 fi
@@ -136,7 +136,7 @@ Clients must trust the CA $ca:
   podman:  mkdir -p /etc/containers/certs.d/127.0.0.1:$port
            cp $ca /etc/containers/certs.d/127.0.0.1:$port/ca.crt
            podman push IMAGE 127.0.0.1:$port/team/app:1.0
-  skopeo:  skopeo copy --dest-cert-dir $data/tls/client \\
+  skopeo:  skopeo copy --dest-cert-dir $data/tls \\
                oci-archive:image.tar docker://127.0.0.1:$port/team/app:1.0
            (--src-cert-dir / --cert-dir the same way; that directory holds only ca.crt)
   docker:  mkdir -p /etc/docker/certs.d/127.0.0.1:$port

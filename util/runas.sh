@@ -16,7 +16,7 @@
 #   - the store, state_dir, users_file, tokens_file, policy_file and the
 #     directory that holds them (auth/) become the account's; the signing
 #     key, its directory, run/ (sockets, pid file: berthd gives each socket
-#     to the account itself), tls/ and berth.conf stay root's.
+#     to the account itself), tls/, tls-private/ and berth.conf stay root's.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -24,7 +24,7 @@ expect_eq "GET /v2/ over HTTP/1.1" "$v" "1.1 200"
 ok_not "TLS: the server certificate is not trusted without the CA" \
 	curl -sS -o /dev/null --max-time 10 "$URL/v2/"
 ok "TLS: chain verifies against the CA" \
-	sh -c "openssl verify -CAfile '$CACERT' '$DATA/tls/server.crt' >/dev/null"
+	sh -c "openssl verify -CAfile '$CACERT' '$DATA/tls-private/server.crt' >/dev/null"
 
 # Worker-made errors.
 req GET /v2/nosuchrepo/manifests/latest
