@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/run.sh [unit|integration|all] - run berth's tests and add them up.
 #
-#   unit         every $BUILD/tests/test_* program (built from tests/unit/)
+#   unit         tests/layers.sh (no #include runs upward), then every
+#                $BUILD/tests/test_* program (built from tests/unit/)
 #   integration  every tests/integration/t[0-9]*.sh, in numeric order
 #   all          both (the default; what `make test` runs)
 #
@@ -81,6 +82,7 @@ run_one() {
 }
 
 if [ "$what" != integration ]; then
+	run_one layers.sh sh "$top/tests/layers.sh"
 	for t in "$BUILD"/tests/test_*; do
 		[ -f "$t" ] && [ -x "$t" ] || continue
 		run_one "$(basename "$t")" "$t"
