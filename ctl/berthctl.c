@@ -74,7 +74,11 @@ static int run(const char *path, int argc, char **argv)
 		fprintf(stderr, "berthctl: %s\n", berr_detail());
 		return 2;
 	}
-	if (privs_ctl(&cfg, cmd)) { fprintf(stderr, "berthctl: %s\n", berr_detail()); config_release(&cfg); return 2; } /* as root: become `user` */
+	if (privs_ctl(&cfg, cmd)) { /* as root: become `user` */
+		fprintf(stderr, "berthctl: %s\n", berr_detail());
+		config_release(&cfg);
+		return 2;
+	}
 	if (is_auth_cmd(cmd)) {
 		if (strcmp(cmd, "ldap") == 0)
 			rc = ctl_ldap_main(&cfg, argc, argv);

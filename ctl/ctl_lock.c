@@ -102,14 +102,13 @@ static int parse_target(const char *cmd, const char *ref, struct target *t)
 					at + 1);
 	} else if ((colon = strrchr(buf, ':')) && !strchr(colon, '/')) {
 		*colon = '\0';
-		if (ref_tag_check(colon + 1) != BERR_OK)
+		if (!ref_tag_valid(colon + 1))
 			return ctl_fail(CTL_EX_USAGE, cmd, "\"%s\" is not a valid tag", colon + 1);
 		snprintf(t->tag, sizeof(t->tag), "%s", colon + 1);
 	}
-	if (ref_name_check(buf) != BERR_OK || strlen(buf) > REF_NAME_MAX)
+	if (!ref_name_valid(buf) || strlen(buf) > REF_NAME_MAX)
 		return ctl_fail(CTL_EX_USAGE, cmd, "\"%s\" is not a valid repository name", buf);
 	snprintf(t->name, sizeof(t->name), "%s", buf);
-	berr_clear();
 	return CTL_EX_OK;
 }
 
@@ -141,16 +140,18 @@ static int check_exists(const char *cmd, struct store *st, const struct target *
  * --repair may have removed it)? */
 static int target_present(struct store *st, const struct store_lock *l)
 {
+	struct berr_ctx probe; /* a missing target is an answer, not an error */
 	struct digest ignored;
 	int ok;
 
+	berr_enter(&probe);
 	if (l->digest.alg != DIGEST_NONE)
 		ok = store_manifest_linked(st, l->name, &l->digest, NULL, 0) == BERR_OK;
 	else if (l->tag[0])
 		ok = store_tag_resolve(st, l->name, l->tag, &ignored) == BERR_OK;
 	else
 		ok = store_repo_exists(st, l->name);
-	berr_clear();
+	berr_leave(&probe);
 	return ok;
 }
 
@@ -306,7 +307,7 @@ static int cmd_lock_ls(struct store *st, int argc, char **argv)
 		return ex;
 	if (a.help || !st)
 		return ctl_help(usage_ls);
-	if (a.npos == 1 && ref_name_check(a.pos[0]) != BERR_OK)
+	if (a.npos == 1 && !ref_name_valid(a.pos[0]))
 		return ctl_fail(CTL_EX_USAGE, "lock ls", "\"%s\" is not a valid repository name",
 				a.pos[0]);
 	if (store_lock_list(st, a.npos ? a.pos[0] : NULL, &v, &n))

@@ -151,6 +151,17 @@ enum berr digest_parse(struct digest *out, const char *s)
 	return digest_parse_n(out, s, strnlen(s, DIGEST_STR_MAX + 65));
 }
 
+int digest_parse_quiet(struct digest *out, const char *s)
+{
+	struct berr_ctx quiet;
+	enum berr rc;
+
+	berr_enter(&quiet);
+	rc = digest_parse(out, s);
+	berr_leave(&quiet);
+	return rc == BERR_OK;
+}
+
 char *digest_format(const struct digest *d, char *out)
 {
 	snprintf(out, DIGEST_STR_MAX, "%s:%s", digest_alg_name(d->alg), d->hex);
@@ -239,6 +250,22 @@ void hasher_peek(const struct hasher *h, struct digest *out)
 	struct hasher copy = *h;
 
 	hasher_final(&copy, out);
+}
+
+int64_t hasher_length(const struct hasher *h)
+{
+	uint64_t bits;
+
+	/* The contexts count bits in two words: (Nh, Nl) of 32 bits for SHA-256,
+	 * of 64 bits for SHA-512.  An upload never reaches 2^63 bytes, so the
+	 * high word of SHA-512 must be 0 and SHA-256's fits in 64 bits. */
+	if (h->alg == DIGEST_SHA256)
+		bits = (uint64_t)h->u.s256.Nh << 32 | h->u.s256.Nl;
+	else if (h->alg == DIGEST_SHA512 && h->u.s512.Nh == 0)
+		bits = h->u.s512.Nl;
+	else
+		return -1;
+	return (int64_t)(bits >> 3);
 }
 
 static size_t ctx_size(enum digest_alg alg)

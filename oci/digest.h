@@ -35,6 +35,9 @@ struct digest {
  * BERR_DIGEST_INVALID (with a detail saying which). */
 enum berr digest_parse_n(struct digest *out, const char *s, size_t len);
 enum berr digest_parse(struct digest *out, const char *s);
+/* digest_parse() for probes: 1 and *out filled when `s` is a digest we
+ * can verify, else 0, recording nothing in the error context. */
+int digest_parse_quiet(struct digest *out, const char *s);
 /* Writes "alg:hex" into out (DIGEST_STR_MAX bytes) and returns out. */
 char *digest_format(const struct digest *d, char *out);
 const char *digest_alg_name(enum digest_alg alg);
@@ -55,13 +58,20 @@ void hasher_update(struct hasher *h, const void *p, size_t n);
 void hasher_peek(const struct hasher *h, struct digest *out);
 void hasher_final(struct hasher *h, struct digest *out);
 
+/* Bytes hashed so far, as the context itself counts them; -1 without an
+ * algorithm. */
+int64_t hasher_length(const struct hasher *h);
+
 /* Serialised state: a small self-describing record (magic, version, alg,
  * struct size, raw context) as lowercase hex, so it fits in a text file.
- * HASHER_STATE_MAX bounds the hex string including the NUL. */
+ * HASHER_STATE_MAX bounds the hex string including the NUL.  Nothing outside
+ * digest.c knows the layout of the record or of the context in it. */
 #define HASHER_STATE_MAX 1024
 enum berr hasher_save(const struct hasher *h, char *out, size_t outlen);
 /* BERR_INTERNAL if the record is damaged or was written by a build whose
- * context layout differs (a different OpenSSL / architecture). */
+ * context layout differs (a different OpenSSL / architecture); `h` is then
+ * untouched.  A resumed upload also checks hasher_length() against the offset
+ * it saved beside the record. */
 enum berr hasher_load(struct hasher *h, const char *in);
 
 /* Digest of a whole buffer / of an open file read from offset 0 to EOF. */

@@ -21,6 +21,7 @@
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <jansson.h>
 
 #include "oci/manifest.h"
+#include "util/mem.h"
 
 static const struct {
 	enum manifest_type type;
@@ -148,7 +150,8 @@ static enum berr dup_string(char **out, const char *s)
 static enum berr parse_descriptor(json_t *o, const char *where, struct manifest_ref *r)
 {
 	json_t *mt, *dg, *sz, *urls;
-	char saved[256];
+	struct berr_ctx why;
+	enum berr rc;
 
 	memset(r, 0, sizeof(*r));
 	if (!json_is_object(o))
@@ -161,10 +164,12 @@ static enum berr parse_descriptor(json_t *o, const char *where, struct manifest_
 		return invalid("%s needs a \"mediaType\" string", where);
 	if (!json_is_string(dg))
 		return invalid("%s needs a \"digest\" string", where);
-	if (digest_parse_n(&r->digest, json_string_value(dg), json_string_length(dg)) != BERR_OK) {
-		snprintf(saved, sizeof(saved), "%s", berr_detail());
-		return invalid("%s: %s", where, saved);
-	}
+	/* Its own context: the digest's complaint becomes part of ours. */
+	berr_enter(&why);
+	rc = digest_parse_n(&r->digest, json_string_value(dg), json_string_length(dg));
+	berr_leave(&why);
+	if (rc != BERR_OK)
+		return invalid("%s: %s", where, why.detail);
 	if (!json_is_integer(sz) || json_integer_value(sz) < 0)
 		return invalid("%s needs a \"size\" integer >= 0", where);
 	r->size = (int64_t)json_integer_value(sz);
@@ -180,17 +185,18 @@ static enum berr parse_descriptor(json_t *o, const char *where, struct manifest_
 static enum berr add_array(struct manifest *m, json_t *arr, const char *key,
 			   enum manifest_ref_kind kind)
 {
-	struct manifest_ref *refs;
 	char where[64];
 	size_t i, n = json_array_size(arr);
 	enum berr rc;
 
 	if (n == 0)
 		return BERR_OK;
-	refs = realloc(m->refs, (m->nrefs + n) * sizeof(*refs));
-	if (refs == NULL)
-		return berr_sys("allocating", "manifest references");
-	m->refs = refs;
+	if (n > SIZE_MAX - m->nrefs)
+		return berr_set(BERR_INTERNAL, "manifest references: too many");
+	rc = mem_grow(&m->refs, &m->refs_cap, m->nrefs + n, sizeof(*m->refs), 8,
+		      "manifest references");
+	if (rc != BERR_OK)
+		return rc;
 	for (i = 0; i < n; i++) {
 		snprintf(where, sizeof(where), "%s[%zu]", key, i);
 		rc = parse_descriptor(json_array_get(arr, i), where, &m->refs[m->nrefs]);
@@ -278,9 +284,9 @@ static enum berr parse_image(struct manifest *m, json_t *root)
 		return invalid("an image manifest needs \"config\"");
 	if (!json_is_array(layers))
 		return invalid("an image manifest needs a \"layers\" array");
-	m->refs = calloc(1, sizeof(*m->refs));
-	if (m->refs == NULL)
-		return berr_sys("allocating", "manifest references");
+	rc = mem_grow(&m->refs, &m->refs_cap, 1, sizeof(*m->refs), 8, "manifest references");
+	if (rc != BERR_OK)
+		return rc;
 	rc = parse_descriptor(config, "config", &m->refs[0]);
 	if (rc != BERR_OK) {
 		ref_release(&m->refs[0]);
@@ -461,7 +467,7 @@ enum berr manifest_parse(struct manifest *out, const char *content_type,
 
 	memset(out, 0, sizeof(*out));
 	if (len > MANIFEST_MAX_SIZE)
-		return berr_set(BERR_TOO_LARGE, "manifest is %zu bytes, at most %d allowed",
+		return berr_set(BERR_TOO_LARGE, "manifest is %zu bytes, at most %ld allowed",
 				len, MANIFEST_MAX_SIZE);
 	rc = type_from_header(content_type, &hdr);
 	if (rc != BERR_OK)

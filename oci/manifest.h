@@ -15,9 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "oci/digest.h"
+#include "util/config.h"
 #include "util/err.h"
 
-#define MANIFEST_MAX_SIZE (4 * 1024 * 1024)
+/* The largest document manifest_parse() takes: the most max_manifest may be
+ * configured to (util/config.h), so the key means what it says up to its
+ * bound.  The configured limit itself is applied by whoever reads the body
+ * (fcgi/h_manifest.c, and nginx before it); the store reads manifests back
+ * with this bound, whatever the limit was when they were pushed. */
+#define MANIFEST_MAX_SIZE CONFIG_MANIFEST_MAX
 
 #define MT_DOCKER_V2_S   "application/vnd.docker.distribution.manifest.v2+json"
 #define MT_DOCKER_LIST_S "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -50,6 +56,7 @@ struct manifest {
 	enum manifest_type type;
 	struct manifest_ref *refs; /* owned; distinct (see manifest_parse) */
 	size_t nrefs;
+	size_t refs_cap;           /* allocated (mem_grow) */
 	size_t ndescriptors;         /* descriptors as written in the document,
 				      * repeats included: config + layers, or
 				      * children, + subject (the limit
@@ -71,7 +78,7 @@ struct manifest {
  *    type comes from "mediaType", else from the shape (config -> OCI
  *    manifest, manifests -> OCI index).
  *  - Any other Content-Type (schema 1 among them): BERR_MANIFEST_INVALID.
- *  - len > MANIFEST_MAX_SIZE: BERR_TOO_LARGE.
+ *  - len > MANIFEST_MAX_SIZE: BERR_TOO_LARGE (before anything is parsed).
  *  - Malformed JSON, schemaVersion != 2, a missing or malformed descriptor
  *    (digest, size >= 0, mediaType string): BERR_MANIFEST_INVALID (bad digest
  *    strings inside descriptors are MANIFEST_INVALID too, not DIGEST_INVALID).

@@ -24,6 +24,12 @@ enum berr ref_tag_check_n(const char *s, size_t len);
 enum berr ref_tag_check(const char *s);
 /* Upload session id: lowercase UUID text 8-4-4-4-12.  BERR_BLOB_UPLOAD_UNKNOWN. */
 enum berr ref_upload_id_check(const char *s);
+/* The same grammars as predicates for probes (a directory listing, a
+ * reference that may be a tag or a digest): 1 valid, 0 not, and nothing
+ * recorded in the error context either way. */
+int ref_name_valid(const char *s);
+int ref_tag_valid(const char *s);
+int ref_upload_id_valid(const char *s);
 /* Fill out[REF_UPLOAD_ID_LEN + 1] with a new random (v4) UUID. */
 enum berr ref_upload_id_new(char *out);
 

@@ -14,6 +14,7 @@
 
 #include "util/config.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 enum kind { K_STR, K_INT, K_LONG, K_MODE, K_LEVEL, K_BOOL };
 
@@ -47,7 +48,7 @@ static const struct key keys[] = {
 	{ "sweep_interval",   K_LONG,  OFF(sweep_interval), 10, 7L * 86400 },
 	{ "shutdown_timeout", K_LONG,  OFF(shutdown_timeout), 1, 86400 },
 	{ "blob_location",    K_STR,   OFF(blob_location), 0, 0 },
-	{ "max_manifest",     K_LONG,  OFF(max_manifest), 1024, 64L << 20 },
+	{ "max_manifest",     K_LONG,  OFF(max_manifest), 1024, CONFIG_MANIFEST_MAX },
 	{ "delete_enabled",   K_BOOL,  OFF(delete_enabled), 0, 1 },
 	{ "delete_force",     K_BOOL,  OFF(delete_force), 0, 1 },
 	{ "upload_direct_io", K_BOOL,  OFF(upload_direct_io), 0, 1 },
@@ -112,7 +113,7 @@ static void set_defaults(struct config *c)
 	c->sweep_interval = 3600;
 	c->shutdown_timeout = 60;
 	c->blob_location = strdup("/_berth/blobs/");
-	c->max_manifest = 4L << 20;
+	c->max_manifest = CONFIG_MANIFEST_DEFAULT;
 	c->log_level = LOG_LVL_INFO;
 	c->delete_enabled = 1;
 	c->upload_direct_io = 1;
@@ -284,7 +285,7 @@ static enum berr default_beside_socket(struct config *c, const char *name, char 
 	if (!(*out = malloc(dl + strlen(name) + 1)))
 		return berr_set(BERR_INTERNAL, "out of memory");
 	memcpy(*out, slash ? c->socket : "/run/berth", dl);
-	strcpy(*out + dl, name);
+	mem_strcpy(*out + dl, strlen(name) + 1, name); /* fits: sized above */
 	return BERR_OK;
 }
 
@@ -297,7 +298,7 @@ enum berr config_load(struct config *c, const char *path)
 
 	set_defaults(c);
 	c->path = strdup(path);
-	if (!(f = fopen(path, "r"))) {
+	if (!(f = fopen(path, "re"))) {
 		err = berr_set(BERR_INTERNAL, "%s: %s", path, strerror(errno));
 		goto out;
 	}

@@ -44,7 +44,7 @@
  *   sweep_interval = 3600   seconds between sweeps of expired sessions
  *   shutdown_timeout = 60   seconds SIGTERM waits for in-flight requests
  *   blob_location  = /_berth/blobs/   nginx internal location over <store>/blobs/
- *   max_manifest   = 4194304          bytes
+ *   max_manifest   = 4194304          bytes, 1024 ... CONFIG_MANIFEST_MAX
  *   delete_enabled = true   false: every DELETE answers 405 UNSUPPORTED
  *   delete_force   = false  true: a manifest still referenced by an index may be deleted
  *   upload_direct_io = true  uploads write full 512 KiB blocks with O_DIRECT,
@@ -110,6 +110,13 @@
 #define BERTH_CONFIG_H
 
 #include "util/err.h"
+
+/* The largest max_manifest may be, and its default.  The manifest parser
+ * (oci/manifest.h, MANIFEST_MAX_SIZE) takes its bound from here, so every
+ * size the configuration may allow is one the parser accepts, and the store
+ * can read back any manifest ever accepted. */
+#define CONFIG_MANIFEST_MAX (64L * 1024 * 1024)
+#define CONFIG_MANIFEST_DEFAULT (4L * 1024 * 1024)
 
 struct config {
 	char *path;           /* the file read */

@@ -8,6 +8,14 @@
  * never a torn one; the fsyncs make the order survive a power cut.  Directories
  * created on the way are fsynced into their parents too, otherwise a fresh
  * fan-out directory (and everything renamed into it) could vanish in a crash.
+ *
+ * Create-only publishing is git's finalize_object_file(): link() the temp
+ * file to the final name, which fails with EEXIST, atomically, on every
+ * filesystem that has hard links, NFS included; "exists, then rename" would
+ * let two writers both believe they won.  Without hard links (some FUSE and
+ * SMB mounts) rename(RENAME_NOREPLACE) is as good where the kernel offers it;
+ * the last resort is the racy check, harmless for content-addressed data
+ * whose every copy holds the same bytes.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,6 +31,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "util/log.h"
 
 enum berr fs_path(char *out, size_t outlen, const char *fmt, ...)
 {
@@ -160,8 +169,9 @@ int fs_exists(const char *path)
 	return lstat(path, &st) == 0;
 }
 
-enum berr fs_tmp_create(const char *dir, const char *prefix, char *path, size_t pathlen,
-			int *fd)
+/* Create "<base>.<random>" with O_EXCL and `mode` (set again with fchmod:
+ * the umask must not weaken or widen it); its name to path, its fd to *fd. */
+static enum berr tmp_open(const char *base, mode_t mode, char *path, size_t pathlen, int *fd)
 {
 	char rnd[17];
 	enum berr rc;
@@ -170,12 +180,11 @@ enum berr fs_tmp_create(const char *dir, const char *prefix, char *path, size_t 
 	*fd = -1;
 	for (tries = 0; tries < 8; tries++) {
 		rc = fs_random_hex(rnd, 8);
+		if (rc == BERR_OK)
+			rc = fs_path(path, pathlen, "%s.%s", base, rnd);
 		if (rc)
 			return rc;
-		rc = fs_path(path, pathlen, "%s/%s.%s", dir, prefix, rnd);
-		if (rc)
-			return rc;
-		*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, FS_FILE_MODE);
+		*fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 		if (*fd >= 0)
 			break;
 		if (errno != EEXIST)
@@ -183,7 +192,7 @@ enum berr fs_tmp_create(const char *dir, const char *prefix, char *path, size_t 
 	}
 	if (*fd < 0)
 		return berr_sys("creating", path);
-	if (fchmod(*fd, FS_FILE_MODE) != 0) {
+	if (fchmod(*fd, mode) != 0) {
 		rc = berr_sys("chmod", path);
 		close(*fd);
 		*fd = -1;
@@ -191,6 +200,27 @@ enum berr fs_tmp_create(const char *dir, const char *prefix, char *path, size_t 
 		return rc;
 	}
 	return BERR_OK;
+}
+
+enum berr fs_tmp_create(const char *dir, const char *prefix, char *path, size_t pathlen,
+			int *fd)
+{
+	char base[PATH_MAX];
+	enum berr rc;
+
+	*fd = -1;
+	rc = fs_path(base, sizeof(base), "%s/%s", dir, prefix);
+	return rc ? rc : tmp_open(base, FS_FILE_MODE, path, pathlen, fd);
+}
+
+enum berr fs_tmp_beside(const char *path, mode_t mode, char *tmp, size_t tmplen, int *fd)
+{
+	char base[PATH_MAX];
+	enum berr rc;
+
+	*fd = -1;
+	rc = fs_path(base, sizeof(base), "%s.tmp", path);
+	return rc ? rc : tmp_open(base, mode, tmp, tmplen, fd);
 }
 
 enum berr fs_write_all(int fd, const void *buf, size_t n, const char *what)
@@ -228,48 +258,108 @@ enum berr fs_pwrite_all(int fd, const void *buf, size_t n, off_t off, const char
 	return BERR_OK;
 }
 
-enum berr fs_publish(const char *tmp, const char *path, int keep_existing)
+/* Create-only rename for filesystems without hard links: 0, or -1 with
+ * errno; *existed = 1 (and tmp removed) when `path` was there. */
+static int rename_noreplace(const char *tmp, const char *path, int *existed)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EEXIST && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+		return -1;
+	if (errno == EEXIST || fs_exists(path)) {
+		*existed = 1;
+		return unlink(tmp) == 0 || errno == ENOENT ? 0 : -1;
+	}
+	return rename(tmp, path);
+}
+
+/* One attempt at making tmp visible as path: 0, or -1 with errno (ENOENT: a
+ * parent directory may be missing).  A link leaves tmp for the caller. */
+static int publish_once(const char *tmp, const char *path, unsigned flags, int *existed)
+{
+	if (!(flags & FS_CREATE))
+		return rename(tmp, path);
+	if (link(tmp, path) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		*existed = 1;
+		return 0;
+	}
+	if (errno == EPERM || errno == EOPNOTSUPP)
+		return rename_noreplace(tmp, path, existed);
+	return -1;
+}
+
+/* Final owner (FS_KEEP_OWNER) and mode of tmp, before anyone can see it. */
+static enum berr publish_attrs(const char *tmp, const char *path, mode_t mode, unsigned flags)
+{
+	struct stat st;
+
+	if ((flags & FS_KEEP_OWNER) && !(flags & FS_CREATE) && stat(path, &st) == 0 &&
+	    chown(tmp, st.st_uid, st.st_gid) != 0 && errno != EPERM)
+		return berr_sys("chown", tmp);
+	if (chmod(tmp, mode) != 0)
+		return berr_sys("chmod", tmp);
+	return BERR_OK;
+}
+
+enum berr fs_publish(const char *tmp, const char *path, mode_t mode, unsigned flags,
+		     int *existed)
 {
 	char dir[PATH_MAX];
 	enum berr rc;
+	int found = 0;
 
-	if (keep_existing && fs_exists(path)) {
-		if (unlink(tmp) != 0 && errno != ENOENT)
-			return berr_sys("removing", tmp);
-		return BERR_OK;
-	}
-	if (rename(tmp, path) != 0) {
+	if (existed)
+		*existed = 0;
+	rc = publish_attrs(tmp, path, mode, flags);
+	if (rc)
+		return rc;
+	if (publish_once(tmp, path, flags, &found) != 0) {
 		if (errno != ENOENT)
-			return berr_sys("renaming into", path);
+			return berr_sys(flags & FS_CREATE ? "linking into" : "renaming into", path);
 		rc = parent_of(path, dir, sizeof(dir));
 		if (rc == BERR_OK)
 			rc = fs_mkdir_p(dir);
 		if (rc)
 			return rc;
-		if (rename(tmp, path) != 0)
-			return berr_sys("renaming into", path);
+		if (publish_once(tmp, path, flags, &found) != 0)
+			return berr_sys(flags & FS_CREATE ? "linking into" : "renaming into", path);
 	}
+	/* The name is published (ours or an equal one): tmp has done its job. */
+	if ((flags & FS_CREATE) && unlink(tmp) != 0 && errno != ENOENT)
+		log_warn("published %s, but could not remove %s: %s (left for the sweeper)",
+			 path, tmp, strerror(errno));
+	if (existed)
+		*existed = found;
 	return fs_fsync_parent(path);
 }
 
-/* Temp file in tmpdir, write, fsync, fs_publish(keep_existing). */
-static enum berr write_publish(const char *tmpdir, const char *path, const void *buf,
-			       size_t len, int keep_existing)
+enum berr fs_write_file(const char *tmpdir, const char *path, const void *buf, size_t len,
+			mode_t mode, unsigned flags, int *existed)
 {
 	char tmp[PATH_MAX];
 	enum berr rc;
 	int fd = -1;
 
-	rc = fs_tmp_create(tmpdir, "w", tmp, sizeof(tmp), &fd);
+	if (existed)
+		*existed = 0;
+	if (tmpdir)
+		rc = fs_tmp_create(tmpdir, "w", tmp, sizeof(tmp), &fd);
+	else
+		rc = fs_tmp_beside(path, mode, tmp, sizeof(tmp), &fd);
 	if (rc)
 		return rc;
-	rc = fs_write_all(fd, buf, len, tmp);
+	if (tmpdir && fchmod(fd, mode) != 0) /* before a byte is written */
+		rc = berr_sys("chmod", tmp);
+	if (rc == BERR_OK)
+		rc = fs_write_all(fd, buf, len, tmp);
 	if (rc == BERR_OK && fsync(fd) != 0)
 		rc = berr_sys("fsync", tmp);
 	if (close(fd) != 0 && rc == BERR_OK)
 		rc = berr_sys("closing", tmp);
 	if (rc == BERR_OK)
-		rc = fs_publish(tmp, path, keep_existing);
+		rc = fs_publish(tmp, path, mode, flags, existed);
 	if (rc)
 		unlink(tmp);
 	return rc;
@@ -277,12 +367,12 @@ static enum berr write_publish(const char *tmpdir, const char *path, const void 
 
 enum berr fs_write_atomic(const char *tmpdir, const char *path, const void *buf, size_t len)
 {
-	return write_publish(tmpdir, path, buf, len, 0);
+	return fs_write_file(tmpdir, path, buf, len, FS_FILE_MODE, FS_REPLACE, NULL);
 }
 
 enum berr fs_write_new(const char *tmpdir, const char *path, const void *buf, size_t len)
 {
-	return write_publish(tmpdir, path, buf, len, 1);
+	return fs_write_file(tmpdir, path, buf, len, FS_FILE_MODE, FS_CREATE, NULL);
 }
 
 static int is_absent(int e)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/privs.h"
 
 static struct {
@@ -47,11 +48,10 @@ enum berr privs_init(const struct config *cfg)
 			 "set user = berth", cfg->path ? cfg->path : "berth.conf");
 		return BERR_OK;
 	}
-	if (strlen(cfg->user) >= sizeof(runas.name))
+	if (mem_strcpy(runas.name, sizeof(runas.name), cfg->user) != 0)
 		return berr_set(BERR_INTERNAL, "user %s: name too long", cfg->user);
 	if ((err = lookup(cfg->user, &runas.uid, &runas.gid)))
 		return err;
-	strcpy(runas.name, cfg->user);
 	runas.set = 1;
 	return BERR_OK;
 }

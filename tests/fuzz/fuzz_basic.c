@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <openssl/evp.h>
 
+#include "util/mem.h"
 #include "auth/basic.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -81,8 +82,8 @@ static int expect(const char *h, size_t ul, size_t pl, char *user, char *pass)
 		colon = strchr((char *)dec, ':');
 		if (colon && (size_t)(colon - (char *)dec) < ul && strlen(colon + 1) < pl) {
 			*colon = '\0';
-			strcpy(user, (char *)dec);
-			strcpy(pass, colon + 1);
+			mem_strcpy(user, ul, (char *)dec); /* both fit: checked above */
+			mem_strcpy(pass, pl, colon + 1);
 			ret = 1;
 		}
 	}
@@ -98,9 +99,7 @@ static void round_trip(const char *user, const char *pass, size_t ul, size_t pl)
 
 	if (plain == NULL || hdr == NULL)
 		abort();
-	strcpy(plain, user);
-	strcat(plain, ":");
-	strcat(plain, pass);
+	snprintf(plain, n + 1, "%s:%s", user, pass);
 	memcpy(hdr, "basic ", 6);
 	EVP_EncodeBlock((unsigned char *)hdr + 6, (unsigned char *)plain, (int)n);
 	if (auth_basic_parse(hdr, u2, ul, p2, pl) != 1 || strcmp(u2, user) || strcmp(p2, pass))

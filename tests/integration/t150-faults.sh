@@ -22,7 +22,8 @@
 # manifest PUT by digest, tag PUT, manifest DELETE, blob DELETE, `berthctl
 # gc`.  Deletes do no write or rename: they get unlink and fsync faults
 # instead.  mkdir is tried on a push into a new repository, link on the
-# session lock.  Then EDQUOT (a quota: 507 too) and EROFS (500) once each.
+# session lock and on a blob's publish (content-addressed data is published
+# create-only, by link: util/fs.c fs_publish FS_CREATE).  Then EDQUOT (a quota: 507 too) and EROFS (500) once each.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../fault/lib-fault.sh"
 
@@ -222,17 +223,17 @@ redo_gc() {
 ROWS=(
 	"mono     write  $S/uploads/"
 	"mono     fsync  $S/uploads/"
-	"mono     rename $S/blobs/"
+	"mono     link   $S/blobs/"
 	"patch    write  /data$"
 	"patch    fsync  $S/uploads/"
 	"patch    rename $S/uploads/"
 	"patch    link   /lock$"
 	"put      write  /w."
 	"put      fsync  $S/uploads/"
-	"put      rename $S/blobs/"
+	"put      link   $S/blobs/"
 	"putlast  write  /data$"
 	"putlast  fsync  $S/uploads/"
-	"putlast  rename $S/blobs/"
+	"putlast  link   $S/blobs/"
 	"newrepo  mkdir  $S/repos/"
 	"manifest write  $S/"
 	"manifest fsync  $S/"

@@ -1,7 +1,7 @@
 /*
  * test_config.c - berth.conf's syntax: comments, quoted values and their
  * escapes, and the '#' glued to a value that must be refused rather than
- * silently cutting a password short.
+ * silently cutting a password short; the bound of max_manifest.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@ static char path[] = "/tmp/berth-test-config-XXXXXX";
 /* Load "store = /s\n" + body; the error detail (or "") in *why. */
 static enum berr load(struct config *c, const char *body, const char **why)
 {
-	FILE *f = fopen(path, "w");
+	FILE *f = fopen(path, "we");
 	enum berr err;
 
 	fprintf(f, "store = /s\n%s", body);
@@ -99,13 +99,34 @@ static void test_refused(void)
 	check_refused("just words\n", ":2: expected \"key = value\"");
 }
 
+/* max_manifest: the default, the bound, and one past it.  The bound is the
+ * parser's (test_manifest.c parses a document of exactly that size), so no
+ * value the file may hold is one the parser refuses. */
+static void test_max_manifest(void)
+{
+	struct config c;
+	const char *why;
+	char body[64];
+
+	CHECK_INT(load(&c, "", &why), BERR_OK);
+	CHECK_INT(c.max_manifest, 4194304);
+	config_release(&c);
+	snprintf(body, sizeof(body), "max_manifest = %ld\n", CONFIG_MANIFEST_MAX);
+	CHECK_INT(load(&c, body, &why), BERR_OK);
+	CHECK_INT(c.max_manifest, 67108864);
+	config_release(&c);
+	snprintf(body, sizeof(body), "max_manifest = %ld\n", CONFIG_MANIFEST_MAX + 1);
+	check_refused(body, ":2: max_manifest must be a number from 1024 to 67108864");
+	check_refused("max_manifest = 1023\n", "from 1024 to");
+}
+
 static void test_long_line(void)
 {
 	char *body = malloc(6000);
 
 	memcpy(body, "ldap_bind_password = ", 21);
 	memset(body + 21, 'x', 5000);
-	strcpy(body + 5021, "\n");
+	memcpy(body + 5021, "\n", 2);
 	check_refused(body, ":2: line longer than");
 	free(body);
 }
@@ -120,6 +141,7 @@ int main(void)
 	test_comments();
 	test_quotes();
 	test_refused();
+	test_max_manifest();
 	test_long_line();
 	unlink(path);
 	return unit_done();

@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "oci/digest.h"
+#include "util/mem.h"
 #include "tests/unit/unit.h"
 
 #define E256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -52,6 +53,23 @@ static void check_bad(const char *s, const char *detail_part)
 		fprintf(stderr, "FAIL digest \"%s\": detail \"%s\" lacks \"%s\"\n",
 			s, berr_detail(), detail_part);
 	}
+}
+
+/* digest_parse_quiet answers like digest_parse and records nothing. */
+static void test_parse_quiet(void)
+{
+	struct digest d;
+
+	berr_set(BERR_NAME_UNKNOWN, "the caller's own detail");
+	CHECK_INT(digest_parse_quiet(&d, "sha256:" E256), 1);
+	CHECK_STR(d.hex, E256);
+	CHECK_INT(digest_parse_quiet(&d, "sha512:" E512), 1);
+	CHECK_INT(d.alg, DIGEST_SHA512);
+	CHECK_INT(digest_parse_quiet(&d, "sha256:" ABC512), 0);
+	CHECK_INT(digest_parse_quiet(&d, "md5:d41d8cd98f00b204e9800998ecf8427e"), 0);
+	CHECK_INT(digest_parse_quiet(&d, "latest"), 0);
+	CHECK_INT(digest_parse_quiet(&d, NULL), 0);
+	CHECK_STR(berr_detail_for(BERR_NAME_UNKNOWN), "the caller's own detail");
 }
 
 static void test_parse_invalid(void)
@@ -158,6 +176,8 @@ static void test_streaming(enum digest_alg alg)
 			CHECK_INT(strlen(state) < HASHER_STATE_MAX, 1);
 			memset(&h2, 0xa5, sizeof(h2));
 			CHECK_INT(hasher_load(&h2, state), BERR_OK);
+			/* what a resumed upload checks against its saved offset */
+			CHECK_INT(hasher_length(&h2), (long long)off);
 			hasher_peek(&h, &peek);
 			hasher_peek(&h2, &d2);
 			CHECK(digest_equal(&peek, &d2));
@@ -165,7 +185,9 @@ static void test_streaming(enum digest_alg alg)
 			saved = 1;
 		}
 	}
+	CHECK_INT(hasher_length(&h), (long long)n);
 	hasher_peek(&h, &peek);
+	CHECK_INT(hasher_length(&h), (long long)n); /* peeking does not count */
 	hasher_final(&h, &d);
 	CHECK_STR(d.hex, want);
 	CHECK(digest_equal(&peek, &d));
@@ -191,27 +213,27 @@ static void test_load_damaged(void)
 	CHECK_INT(hasher_load(&out, NULL), BERR_INTERNAL);
 	CHECK_INT(hasher_load(&out, ""), BERR_INTERNAL);
 	CHECK_INT(hasher_load(&out, "4252"), BERR_INTERNAL);
-	strcpy(bad, state); bad[len - 2] = '\0';            /* truncated */
+	mem_strcpy(bad, sizeof(bad), state); bad[len - 2] = '\0';            /* truncated */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); strcat(bad, "00");              /* too long */
+	snprintf(bad, sizeof(bad), "%s00", state);          /* too long */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); bad[1] = '3';                   /* magic */
+	mem_strcpy(bad, sizeof(bad), state); bad[1] = '3';                   /* magic */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); bad[9] = '2';                   /* version */
+	mem_strcpy(bad, sizeof(bad), state); bad[9] = '2';                   /* version */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); bad[11] = '3';                  /* alg */
+	mem_strcpy(bad, sizeof(bad), state); bad[11] = '3';                  /* alg */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); bad[11] = '2';                  /* alg 512, 256 size */
+	mem_strcpy(bad, sizeof(bad), state); bad[11] = '2';                  /* alg 512, 256 size */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); bad[15] = bad[15] == '0' ? '1' : '0'; /* size */
+	mem_strcpy(bad, sizeof(bad), state); bad[15] = bad[15] == '0' ? '1' : '0'; /* size */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); bad[40] = 'A';                  /* upper-case hex */
+	mem_strcpy(bad, sizeof(bad), state); bad[40] = 'A';                  /* upper-case hex */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
-	strcpy(bad, state); bad[41] = 'x';
+	mem_strcpy(bad, sizeof(bad), state); bad[41] = 'x';
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
 	/* A block fill count past the block would make SHA256_Update overrun. */
 	numoff = 2 * (8 + offsetof(SHA256_CTX, num));
-	strcpy(bad, state); memcpy(bad + numoff, "ffff", 4);
+	mem_strcpy(bad, sizeof(bad), state); memcpy(bad + numoff, "ffff", 4);
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
 	/* A 1024-byte string without NUL inside the bound is still refused. */
 	memset(bad, '0', sizeof(bad) - 1);
@@ -223,12 +245,14 @@ static void test_load_damaged(void)
 	CHECK_INT(hasher_save(&h, state, sizeof(state)), BERR_OK);
 	CHECK_INT(strlen(state), 2 * (8 + sizeof(SHA512_CTX)));
 	numoff = 2 * (8 + offsetof(SHA512_CTX, num));
-	strcpy(bad, state); memcpy(bad + numoff, "80", 2); /* num = 128 */
+	mem_strcpy(bad, sizeof(bad), state); memcpy(bad + numoff, "80", 2); /* num = 128 */
 	CHECK_INT(hasher_load(&out, bad), BERR_INTERNAL);
 	CHECK_INT(hasher_load(&out, state), BERR_OK);
 	CHECK_INT(out.alg, DIGEST_SHA512);
+	CHECK_INT(hasher_length(&out), 0);
 	hasher_init(&h, DIGEST_NONE);
 	CHECK_INT(hasher_save(&h, state, sizeof(state)), BERR_INTERNAL);
+	CHECK_INT(hasher_length(&h), -1);
 }
 
 static void test_fd(void)
@@ -264,6 +288,7 @@ int main(void)
 {
 	test_parse_valid();
 	test_parse_invalid();
+	test_parse_quiet();
 	test_vectors();
 	test_streaming(DIGEST_SHA256);
 	test_streaming(DIGEST_SHA512);

@@ -150,10 +150,27 @@ static void test_upload_ids(void)
 	CHECK(strcmp(id, id2) != 0);
 }
 
+/* The predicates agree with the checks and leave no detail behind. */
+static void test_quiet(void)
+{
+	berr_set(BERR_BLOB_UNKNOWN, "the caller's own detail");
+	CHECK_INT(ref_name_valid("team/app"), 1);
+	CHECK_INT(ref_name_valid("team//app"), 0);
+	CHECK_INT(ref_name_valid("Team"), 0);
+	CHECK_INT(ref_name_valid(NULL), 0);
+	CHECK_INT(ref_tag_valid("v1.0"), 1);
+	CHECK_INT(ref_tag_valid(".hidden"), 0);
+	CHECK_INT(ref_tag_valid("sha256:abc"), 0);
+	CHECK_INT(ref_upload_id_valid("0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"), 1);
+	CHECK_INT(ref_upload_id_valid("_uploads"), 0);
+	CHECK_STR(berr_detail_for(BERR_BLOB_UNKNOWN), "the caller's own detail");
+}
+
 int main(void)
 {
 	test_names();
 	test_tags();
 	test_upload_ids();
+	test_quiet();
 	return unit_done();
 }

@@ -230,7 +230,7 @@ static void test_crash_after_publish(void)
 	CHECK_INT(store_upload_commit(&u), BERR_OK);
 	session_file(&s, id, "data", data, sizeof(data));
 	CHECK_INT(store_blob_path(&s, &want, blob, sizeof(blob)), BERR_OK);
-	CHECK_INT(fs_publish(data, blob, 1), BERR_OK); /* what finish does first */
+	CHECK_INT(fs_publish(data, blob, FS_FILE_MODE, FS_CREATE, NULL), BERR_OK); /* what finish does first */
 	store_upload_close(&u);
 	CHECK_INT(store_blob_linked(&s, "app", &want), BERR_BLOB_UNKNOWN);
 
