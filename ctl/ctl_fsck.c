@@ -4,11 +4,13 @@
  * The check itself is store/fsck.c's: every blob re-hashed (--quick: not),
  * every repository link, manifest reference and tag followed, read-only.
  * This file prints each problem as it is reported (one line, or an entry of
- * the JSON document), keeps its kind and object, and exits 1 if any problem
- * is counted ("stale-tag" is reported but not counted, see store/fsck.c).
+ * the JSON document), keeps its record (kind, repository, digest, tag or
+ * path), and exits 1 if any problem is counted ("stale-tag" is reported but
+ * not counted, see store/fsck.c).
  *
- * --repair acts on what was reported, through the same store/ functions the
- * API uses: a corrupt or misplaced blob is moved to quarantine/ (never
+ * --repair acts on the records, through store/ functions (the API's own,
+ * and for the surgery the API never needs, the store's quarantine and
+ * manifest-link removal, which keep its crash-safety): a corrupt or misplaced blob is moved to quarantine/ (never
  * deleted), dangling blob and manifest links and dangling or stale tags are
  * removed, a manifest that cannot be pulled (invalid, or a reference
  * missing) is deleted with its tags, and missing referrer / parent entries
@@ -24,8 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/fs.h"
 #include "store/fsck.h"
+#include "util/mem.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl_fsck.h"
 
@@ -35,9 +37,12 @@ const char ctl_fsck_usage[] =
 	"--repair moves corrupt blobs\n  to quarantine/, removes dangling links and tags, deletes "
 	"manifests that\n  cannot be pulled, writes missing referrer/parent entries again";
 
-/* One reported problem, kept for --repair. */
+/* One reported problem, kept for --repair: the store's record, its strings
+ * copied (they live for the report call only). */
 struct problem {
-	char *kind, *object;
+	enum fsck_kind kind;
+	struct digest digest;
+	char *repo, *tag, *path, *object;
 };
 
 /* fsck_cb's context: printing, and the problems of the current round. */
@@ -48,66 +53,49 @@ struct fsck_out {
 	size_t n, cap;
 };
 
-static void fsck_cb(void *ctx, const char *kind, const char *object, const char *detail)
+static void problem_free(struct problem *p)
+{
+	free(p->repo);
+	free(p->tag);
+	free(p->path);
+	free(p->object);
+}
+
+static void fsck_cb(void *ctx, const struct fsck_problem *fp)
 {
 	struct fsck_out *o = ctx;
-	struct problem *nv;
+	char object[PATH_MAX + 64];
+	const char *kind = fsck_kind_name(fp->kind);
+	struct problem *p;
 
+	fsck_problem_object(fp, object, sizeof(object));
 	if (o->json)
 		json_array_append_new(o->problems, json_pack("{s:s, s:s, s:s}", "kind", kind,
-							     "object", object, "detail", detail));
+							     "object", object, "detail", fp->detail));
 	else
-		printf("%-24s %s: %s\n", kind, object, detail);
-	if (o->n == o->cap) {
-		o->cap = o->cap ? o->cap * 2 : 16;
-		if (!(nv = realloc(o->v, o->cap * sizeof(*nv))))
-			return;
-		o->v = nv;
-	}
-	o->v[o->n].kind = strdup(kind);
-	o->v[o->n].object = strdup(object);
-	if (o->v[o->n].kind && o->v[o->n].object)
+		printf("%-24s %s: %s\n", kind, object, fp->detail);
+	if (mem_grow(&o->v, &o->cap, o->n + 1, sizeof(*o->v), 16, "fsck problems"))
+		return;
+	p = &o->v[o->n];
+	p->kind = fp->kind;
+	p->digest = fp->digest;
+	p->repo = strdup(fp->repo);
+	p->tag = strdup(fp->tag);
+	p->path = strdup(fp->path);
+	p->object = strdup(object);
+	if (p->repo && p->tag && p->path && p->object)
 		o->n++;
+	else
+		problem_free(p);
 }
 
 static void fsck_forget(struct fsck_out *o)
 {
 	size_t i;
 
-	for (i = 0; i < o->n; i++) {
-		free(o->v[i].kind);
-		free(o->v[i].object);
-	}
+	for (i = 0; i < o->n; i++)
+		problem_free(&o->v[i]);
 	o->n = 0;
-}
-
-/* "repo@alg:hex" -> name (in buf) and digest. */
-static int split_at(const char *object, char *buf, size_t len, struct digest *d)
-{
-	char *at;
-
-	if (snprintf(buf, len, "%s", object) >= (int)len || !(at = strrchr(buf, '@')))
-		return -1;
-	*at = '\0';
-	return digest_parse(d, at + 1) == BERR_OK ? 0 : -1;
-}
-
-static enum berr quarantine(struct store *st, const char *from, const char *base, char *to,
-			    size_t tolen)
-{
-	char dir[PATH_MAX], rnd[9];
-	enum berr rc;
-
-	rc = fs_path(dir, sizeof(dir), "%s/quarantine", st->root);
-	if (rc == BERR_OK)
-		rc = fs_mkdir_p(dir);
-	if (rc == BERR_OK)
-		rc = fs_random_hex(rnd, 4);
-	if (rc == BERR_OK)
-		rc = fs_path(to, tolen, "%s/%s.%s", dir, base, rnd);
-	if (rc == BERR_OK && rename(from, to) != 0)
-		rc = berr_sys("moving to quarantine", from);
-	return rc;
 }
 
 /* Re-write the referrer / parent entries a linked manifest lacks. */
@@ -129,58 +117,55 @@ static enum berr rewrite_entries(struct store *st, const char *name, const struc
 	return rc;
 }
 
-/* One repair; *action says what was done (NULL: nothing to do for it). */
+/* One repair through the store's own operations; *action says what was
+ * done ("" when there is nothing to do for that kind). */
 static enum berr repair_one(struct store *st, const struct problem *p, char *action, size_t len)
 {
-	char name[PATH_MAX], path[PATH_MAX], to[PATH_MAX], *colon;
-	const char *base;
-	struct digest d;
+	char to[PATH_MAX];
 	enum berr rc = BERR_OK;
 
 	action[0] = '\0';
-	if (strcmp(p->kind, "corrupt-blob") == 0 && digest_parse(&d, p->object) == BERR_OK) {
-		snprintf(name, sizeof(name), "%s-%s", digest_alg_name(d.alg), d.hex);
-		rc = store_blob_path(st, &d, path, sizeof(path));
-		if (rc == BERR_OK && (rc = quarantine(st, path, name, to, sizeof(to))) == BERR_OK)
-			snprintf(action, len, "moved to %s", to);
-	} else if (strcmp(p->kind, "misplaced-blob") == 0) {
-		base = strrchr(p->object, '/');
-		rc = quarantine(st, p->object, base ? base + 1 : p->object, to, sizeof(to));
+	switch (p->kind) {
+	case FSCK_CORRUPT_BLOB:
+	case FSCK_MISPLACED_BLOB:
+		rc = p->kind == FSCK_CORRUPT_BLOB ? store_blob_quarantine(st, &p->digest, to, sizeof(to)) :
+						    store_stray_quarantine(st, p->path, to, sizeof(to));
 		if (rc == BERR_OK)
 			snprintf(action, len, "moved to %s", to);
-	} else if (strcmp(p->kind, "dangling-blob-link") == 0 && !split_at(p->object, name, sizeof(name), &d)) {
-		if ((rc = store_blob_unlink(st, name, &d)) == BERR_OK)
+		break;
+	case FSCK_DANGLING_BLOB_LINK:
+		if ((rc = store_blob_unlink(st, p->repo, &p->digest)) == BERR_OK)
 			snprintf(action, len, "link removed");
-	} else if (strcmp(p->kind, "dangling-manifest-link") == 0 &&
-		   !split_at(p->object, name, sizeof(name), &d)) {
-		rc = fs_path(path, sizeof(path), "%s/repos/%s/_manifests/%s/%s", st->root, name,
-			     digest_alg_name(d.alg), d.hex);
-		if (rc == BERR_OK && unlink(path) != 0 && errno != ENOENT)
-			rc = berr_sys("removing", path);
+		break;
+	case FSCK_DANGLING_MANIFEST_LINK:
+		rc = store_manifest_unlink(st, p->repo, &p->digest);
+		if (rc == BERR_MANIFEST_UNKNOWN)
+			rc = BERR_OK; /* gone meanwhile */
 		if (rc == BERR_OK)
 			snprintf(action, len, "link removed");
-	} else if ((strcmp(p->kind, "invalid-manifest") == 0 ||
-		    strcmp(p->kind, "missing-reference") == 0) &&
-		   !split_at(p->object, name, sizeof(name), &d)) {
-		rc = store_manifest_delete(st, name, &d, 1);
+		break;
+	case FSCK_INVALID_MANIFEST:
+	case FSCK_MISSING_REFERENCE:
+		rc = store_manifest_delete(st, p->repo, &p->digest, 1);
 		if (rc == BERR_OK)
 			snprintf(action, len, "manifest and its tags deleted (it cannot be pulled)");
-	} else if ((strcmp(p->kind, "missing-referrer-entry") == 0 ||
-		    strcmp(p->kind, "missing-parent-entry") == 0) &&
-		   !split_at(p->object, name, sizeof(name), &d)) {
-		if ((rc = rewrite_entries(st, name, &d)) == BERR_OK)
+		break;
+	case FSCK_MISSING_REFERRER_ENTRY:
+	case FSCK_MISSING_PARENT_ENTRY:
+		if ((rc = rewrite_entries(st, p->repo, &p->digest)) == BERR_OK)
 			snprintf(action, len, "entries written again");
-	} else if ((strcmp(p->kind, "dangling-tag") == 0 || strcmp(p->kind, "stale-tag") == 0) &&
-		   snprintf(name, sizeof(name), "%s", p->object) < (int)sizeof(name) &&
-		   (colon = strrchr(name, ':'))) {
-		*colon = '\0';
-		rc = store_tag_delete(st, name, colon + 1);
+		break;
+	case FSCK_DANGLING_TAG:
+	case FSCK_STALE_TAG:
+		rc = store_tag_delete(st, p->repo, p->tag);
 		if (rc == BERR_MANIFEST_UNKNOWN)
 			rc = BERR_OK; /* gone meanwhile */
 		if (rc == BERR_OK)
 			snprintf(action, len, "tag removed");
+		break;
+	default:
+		break;
 	}
-	berr_clear();
 	return rc;
 }
 
@@ -219,18 +204,22 @@ int ctl_fsck_run(const struct config *cfg, struct store *st, int argc, char **ar
 		/* Repairs can reveal more (a quarantined layer breaks its
 		 * manifests): go round until nothing is left to do. */
 		for (i = 0, ex = 0; i < o.n; i++) {
-			enum berr rc = repair_one(st, &o.v[i], action, sizeof(action));
+			struct berr_ctx repair; /* one repair's failure is its own line */
+			enum berr rc;
 
+			berr_enter(&repair);
+			rc = repair_one(st, &o.v[i], action, sizeof(action));
+			berr_leave(&repair);
 			if (rc == BERR_OK && !action[0])
 				continue;
 			if (rc)
-				snprintf(action, sizeof(action), "repair failed: %s", berr_detail());
+				snprintf(action, sizeof(action), "repair failed: %s", repair.detail);
 			ex++;
 			repaired += rc == BERR_OK;
 			failed += rc != BERR_OK;
 			if (a.json)
 				json_array_append_new(repairs, json_pack("{s:s, s:s, s:s}", "kind",
-					o.v[i].kind, "object", o.v[i].object, "action", action));
+					fsck_kind_name(o.v[i].kind), "object", o.v[i].object, "action", action));
 			else
 				printf("%-24s %s: %s\n", "repair", o.v[i].object, action);
 		}

@@ -25,9 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/fs.h"
-#include "store/gc.h"
 #include "oci/ref.h"
+#include "store/gc.h"
+#include "store/layout.h"
+#include "util/fs.h"
+#include "util/mem.h"
 #include "ctl/ctl.h"
 #include "ctl/ctl_fsck.h"
 #include "ctl/ctl_lock.h"
@@ -177,36 +179,10 @@ static int cmd_gc(const struct config *cfg, struct store *st, int argc, char **a
 
 /* ---- repositories and tags ---- */
 
-static long count_files(const char *dir)
-{
-	struct dirent *de;
-	long n = 0;
-	DIR *d;
-
-	if (!(d = opendir(dir)))
-		return 0;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
-static long count_links(struct store *st, const char *name, const char *kind)
-{
-	char dir[PATH_MAX];
-	long n = 0;
-
-	if (fs_path(dir, sizeof(dir), "%s/repos/%s/%s/sha256", st->root, name, kind) == BERR_OK)
-		n += count_files(dir);
-	if (fs_path(dir, sizeof(dir), "%s/repos/%s/%s/sha512", st->root, name, kind) == BERR_OK)
-		n += count_files(dir);
-	berr_clear();
-	return n;
-}
-
 static int cmd_repo_ls(const struct config *cfg, struct store *st, int argc, char **argv)
 {
-	char **names = NULL, dir[PATH_MAX];
+	char **names = NULL;
+	struct store_repo_counts c;
 	size_t n = 0, i;
 	json_t *arr = NULL;
 	struct ctl_args a;
@@ -223,17 +199,15 @@ static int cmd_repo_ls(const struct config *cfg, struct store *st, int argc, cha
 	else if (n)
 		printf("%-40s %8s %10s %10s\n", "REPOSITORY", "TAGS", "MANIFESTS", "BLOB LINKS");
 	for (i = 0; i < n; i++) {
-		long tags = 0, man = count_links(st, names[i], "_manifests");
-		long blobs = count_links(st, names[i], "_blobs");
-
-		if (fs_path(dir, sizeof(dir), "%s/repos/%s/_tags", st->root, names[i]) == BERR_OK)
-			tags = count_files(dir);
+		if (store_repo_count(st, names[i], &c) != BERR_OK)
+			memset(&c, 0, sizeof(c)); /* a name the catalog gave: cannot happen */
 		if (a.json)
 			json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I}", "name", names[i],
-				"tags", (json_int_t)tags, "manifests", (json_int_t)man,
-				"blob_links", (json_int_t)blobs));
+				"tags", (json_int_t)c.tags, "manifests", (json_int_t)c.manifests,
+				"blob_links", (json_int_t)c.blob_links));
 		else
-			printf("%-40s %8ld %10ld %10ld\n", names[i], tags, man, blobs);
+			printf("%-40s %8ld %10ld %10ld\n", names[i], c.tags, c.manifests,
+			       c.blob_links);
 	}
 	store_tag_list_free(names, n);
 	if (a.json)
@@ -250,39 +224,13 @@ static int check_repo(const char *cmd, struct store *st, const char *name)
 	return CTL_EX_OK;
 }
 
-/* Rename one of the repository's own directories into tmp/ and remove it
- * there: readers see it whole or gone. */
-static enum berr drop_dir(struct store *st, const char *name, const char *sub)
-{
-	char dir[PATH_MAX], dead[PATH_MAX], rnd[17];
-	enum berr rc;
-
-	rc = fs_path(dir, sizeof(dir), "%s/repos/%s/%s", st->root, name, sub);
-	if (rc == BERR_OK)
-		rc = fs_random_hex(rnd, 8);
-	if (rc == BERR_OK)
-		rc = fs_path(dead, sizeof(dead), "%s/tmp/dead.repo.%s", st->root, rnd);
-	if (rc)
-		return rc;
-	if (rename(dir, dead) != 0)
-		return errno == ENOENT ? BERR_OK : berr_sys("moving aside", dir);
-	fs_fsync_parent(dir);
-	return fs_remove_tree(dead);
-}
-
 static int cmd_repo_rm(const struct config *cfg, struct store *st, int argc, char **argv)
 {
-	/* Publishing order backwards: tags, manifests, their entries, blob
-	 * links; the locks last, once nothing they guard is left. */
-	static const char *const subs[] = { "_tags", "_manifests", "_referrers", "_parents", "_blobs",
-					    "_locks" };
 	static const char *const names[] = { "--force", NULL };
 	const char *v[1] = { 0 };
-	char dir[PATH_MAX], up[REF_NAME_MAX + 1], *slash;
-	long man, blobs, tags = 0, locks = 0;
+	struct store_repo_counts c;
 	struct ctl_args a;
 	enum berr rc = BERR_OK;
-	size_t i;
 	int ex;
 
 	if ((ex = ctl_parse_args("repo rm", argc, argv, names, v, 1, &a)))
@@ -296,30 +244,17 @@ static int cmd_repo_rm(const struct config *cfg, struct store *st, int argc, cha
 	if (!v[0] && (rc = store_lock_check_repo_remove(st, a.pos[0])))
 		return ctl_fail(ctl_exit_for(rc), "repo rm", "%s%s", berr_detail(),
 				rc == BERR_DENIED ? " (or repo rm --force)" : "");
-	man = count_links(st, a.pos[0], "_manifests");
-	blobs = count_links(st, a.pos[0], "_blobs");
-	if (fs_path(dir, sizeof(dir), "%s/repos/%s/_tags", st->root, a.pos[0]) == BERR_OK)
-		tags = count_files(dir);
-	if (fs_path(dir, sizeof(dir), "%s/repos/%s/_locks", st->root, a.pos[0]) == BERR_OK)
-		locks = count_files(dir);
-	for (i = 0; rc == BERR_OK && i < sizeof(subs) / sizeof(subs[0]); i++)
-		rc = drop_dir(st, a.pos[0], subs[i]);
-	if (rc)
+	if (store_repo_remove(st, a.pos[0], &c))
 		return ctl_fail(CTL_EX_STORE, "repo rm", "%s", berr_detail());
-	snprintf(up, sizeof(up), "%s", a.pos[0]);
-	do { /* its directory, and parents that only held it */
-		if (fs_path(dir, sizeof(dir), "%s/repos/%s", st->root, up) || rmdir(dir) != 0)
-			break;
-	} while ((slash = strrchr(up, '/')) && (*slash = '\0', 1));
-	berr_clear();
 	if (a.json)
 		ctl_json_print(json_pack("{s:s, s:I, s:I, s:I, s:I}", "removed", a.pos[0], "tags",
-					 (json_int_t)tags, "manifests", (json_int_t)man, "blob_links",
-					 (json_int_t)blobs, "locks", (json_int_t)locks));
+					 (json_int_t)c.tags, "manifests", (json_int_t)c.manifests,
+					 "blob_links", (json_int_t)c.blob_links, "locks",
+					 (json_int_t)c.locks));
 	else
 		printf("removed repository %s (%ld tags, %ld manifests, %ld blob links%s); "
-		       "blobs no other repository uses go at the next gc\n", a.pos[0], tags, man,
-		       blobs, locks ? ", and its locks" : "");
+		       "blobs no other repository uses go at the next gc\n", a.pos[0], c.tags,
+		       c.manifests, c.blob_links, c.locks ? ", and its locks" : "");
 	return CTL_EX_OK;
 }
 
@@ -345,9 +280,12 @@ static int cmd_tag_ls(const struct config *cfg, struct store *st, int argc, char
 	if (a.json)
 		arr = json_array();
 	for (i = 0; i < n; i++) {
-		int ok = store_tag_resolve(st, a.pos[0], tags[i], &d) == BERR_OK;
+		struct berr_ctx probe; /* a stale tag is listed, not an error */
+		int ok;
 
-		berr_clear();
+		berr_enter(&probe);
+		ok = store_tag_resolve(st, a.pos[0], tags[i], &d) == BERR_OK;
+		berr_leave(&probe);
 		if (a.json)
 			json_array_append_new(arr, json_pack("{s:s, s:s?}", "tag", tags[i],
 							     "digest", ok ? digest_format(&d, ds) : NULL));
@@ -423,62 +361,59 @@ static int cmp_du(const void *a, const void *b)
 	return strcmp(((const struct du_ent *)a)->key, ((const struct du_ent *)b)->key);
 }
 
-/* Sizes of the blobs linked in repos/<name>/<kind>/<alg>/, added to
- * *bytes and remembered in du (for the distinct total). */
-static enum berr du_links(struct store *st, const char *name, const char *kind, struct du *du,
+/* Sizes of the blobs linked in one link directory (sub) of the repository,
+ * added to *bytes and remembered in du (for the distinct total). */
+static enum berr du_links(struct store *st, const char *name, enum layout_sub sub, struct du *du,
 			  long long *bytes, long *count)
 {
-	static const char *const algs[] = { "sha256", "sha512" };
-	char dir[PATH_MAX], ds[DIGEST_STR_MAX + 8];
+	char dir[PATH_MAX];
+	struct berr_ctx probe; /* a link whose blob is gone counts nothing */
 	struct dirent *de;
-	struct du_ent *nv;
 	struct digest d;
 	int64_t size;
+	enum berr rc = BERR_OK;
 	size_t i;
 	DIR *dh;
 
-	for (i = 0; i < 2; i++) {
-		if (fs_path(dir, sizeof(dir), "%s/repos/%s/%s/%s", st->root, name, kind, algs[i]) ||
+	for (i = 0; rc == BERR_OK && i < LAYOUT_ALG_COUNT; i++) {
+		if (layout_alg_dir(st, name, sub, layout_algs[i], dir, sizeof(dir)) ||
 		    !(dh = opendir(dir)))
 			continue;
-		while ((de = readdir(dh))) {
-			if (de->d_name[0] == '.' ||
-			    snprintf(ds, sizeof(ds), "%s:%s", algs[i], de->d_name) >= (int)sizeof(ds) ||
-			    digest_parse(&d, ds) || store_blob_stat(st, &d, &size))
+		while (rc == BERR_OK && (de = readdir(dh))) {
+			if (layout_link_digest(digest_alg_name(layout_algs[i]), de->d_name, &d))
 				continue;
+			berr_enter(&probe);
+			rc = store_blob_stat(st, &d, &size);
+			berr_leave(&probe);
+			if (rc) {
+				rc = BERR_OK;
+				continue;
+			}
 			*bytes += size;
 			(*count)++;
-			if (du->n == du->cap) {
-				du->cap = du->cap ? du->cap * 2 : 256;
-				if (!(nv = realloc(du->v, du->cap * sizeof(*nv)))) {
-					closedir(dh);
-					return berr_set(BERR_INTERNAL, "out of memory");
-				}
-				du->v = nv;
+			rc = mem_grow(&du->v, &du->cap, du->n + 1, sizeof(*du->v), 256, "du");
+			if (rc == BERR_OK) {
+				digest_format(&d, du->v[du->n].key);
+				du->v[du->n++].size = size;
 			}
-			digest_format(&d, du->v[du->n].key);
-			du->v[du->n++].size = size;
 		}
 		closedir(dh);
 	}
-	berr_clear();
-	return BERR_OK;
+	return rc;
 }
 
-/* Bytes of every file under blobs/ (what the disk holds). */
+/* Bytes of every file under blobs/<alg>/<xx>/ (what the disk holds). */
 static long long du_stored(struct store *st, long *files)
 {
 	char dir[PATH_MAX], fan[PATH_MAX];
 	struct dirent *de, *fe;
 	struct stat sb;
 	long long total = 0;
-	const char *alg;
 	DIR *dh, *fh;
-	int i;
+	size_t i;
 
-	for (i = 0; i < 2; i++) {
-		alg = i ? "sha512" : "sha256";
-		if (fs_path(dir, sizeof(dir), "%s/blobs/%s", st->root, alg) || !(dh = opendir(dir)))
+	for (i = 0; i < LAYOUT_ALG_COUNT; i++) {
+		if (layout_blob_alg_dir(st, layout_algs[i], dir, sizeof(dir)) || !(dh = opendir(dir)))
 			continue;
 		while ((de = readdir(dh))) {
 			if (de->d_name[0] == '.' ||
@@ -494,7 +429,6 @@ static long long du_stored(struct store *st, long *files)
 		}
 		closedir(dh);
 	}
-	berr_clear();
 	return total;
 }
 
@@ -524,8 +458,8 @@ static int cmd_du(const struct config *cfg, struct store *st, int argc, char **a
 		long count = 0;
 		size_t from = du.n, j, k;
 
-		if (du_links(st, names[i], "_blobs", &du, &bytes, &count) ||
-		    du_links(st, names[i], "_manifests", &du, &bytes, &count)) {
+		if (du_links(st, names[i], LAYOUT_BLOBS, &du, &bytes, &count) ||
+		    du_links(st, names[i], LAYOUT_MANIFESTS, &du, &bytes, &count)) {
 			store_tag_list_free(names, n);
 			free(du.v);
 			json_decref(arr);
@@ -580,8 +514,10 @@ static int cmd_du(const struct config *cfg, struct store *st, int argc, char **a
 static int cmd_uploads_ls(const struct config *cfg, struct store *st, int argc, char **argv)
 {
 	char dir[PATH_MAX], lock[PATH_MAX];
+	struct berr_ctx probe;
 	struct dirent *de;
 	struct upload u;
+	enum berr rc;
 	time_t now = time(NULL);
 	json_t *arr = NULL;
 	struct ctl_args a;
@@ -594,18 +530,23 @@ static int cmd_uploads_ls(const struct config *cfg, struct store *st, int argc, 
 		return help("uploads", "ls");
 	if (cfg && cfg->upload_ttl > 0)
 		st->upload_ttl = cfg->upload_ttl;
-	if (fs_path(dir, sizeof(dir), "%s/uploads", st->root) || !(dh = opendir(dir)))
+	if (layout_uploads_dir(st, dir, sizeof(dir)) || !(dh = opendir(dir)))
 		return ctl_fail(CTL_EX_STORE, "uploads ls", "opening %s: %s", dir, strerror(errno));
 	if (a.json)
 		arr = json_array();
 	else
 		printf("%-36s %-30s %12s %9s %s\n", "SESSION", "REPOSITORY", "BYTES", "IDLE (s)", "STATE");
 	while ((de = readdir(dh))) {
-		if (ref_upload_id_check(de->d_name) != BERR_OK || store_upload_info(st, de->d_name, &u)) {
-			berr_clear();
-			continue; /* not a session, or one being created or removed */
-		}
-		busy = fs_path(lock, sizeof(lock), "%s/%s/lock", dir, u.id) == BERR_OK && fs_exists(lock);
+		if (!ref_upload_id_valid(de->d_name))
+			continue; /* not a session */
+		berr_enter(&probe);
+		rc = store_upload_info(st, de->d_name, &u);
+		busy = rc == BERR_OK &&
+		       layout_upload(st, u.id, LAYOUT_UPLOAD_LOCK, lock, sizeof(lock)) == BERR_OK &&
+		       fs_exists(lock);
+		berr_leave(&probe);
+		if (rc)
+			continue; /* one being created or removed */
 		old = u.updated + st->upload_ttl < now;
 		if (a.json)
 			json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:b}",

@@ -1,7 +1,8 @@
 /*
  * blob.c - the content-addressed blob store and opening the store.
  *
- * A blob lives at root/blobs/<alg>/<first 2 hex>/<hex> (layout: store.h).
+ * A blob lives at root/blobs/<alg>/<first 2 hex>/<hex> (drawn in store.h,
+ * spelled by store/layout.c).
  * Its name is its digest, so a blob that is there is always right: it was
  * written to root/tmp, fsynced and renamed into place only after its digest
  * was known.  Publishing a blob that already exists is therefore a success
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -26,52 +28,22 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "store/layout.h"
 #include "store/store.h"
-
-/* Paths are only ever built from a digest whose characters we checked here. */
-static int digest_sane(const struct digest *d)
-{
-	size_t i, n;
-
-	if (d == NULL || (d->alg != DIGEST_SHA256 && d->alg != DIGEST_SHA512))
-		return 0;
-	n = digest_hex_len(d->alg);
-	if (strnlen(d->hex, sizeof(d->hex)) != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((d->hex[i] >= '0' && d->hex[i] <= '9') || (d->hex[i] >= 'a' && d->hex[i] <= 'f')))
-			return 0;
-	return 1;
-}
 
 enum berr store_blob_path(struct store *s, const struct digest *d, char *out, size_t outlen)
 {
-	if (!digest_sane(d)) {
-		if (outlen)
-			out[0] = '\0';
-		return berr_set(BERR_DIGEST_INVALID, "malformed digest");
-	}
-	return fs_path(out, outlen, "%s/blobs/%s/%.2s/%s", s->root,
-		       digest_alg_name(d->alg), d->hex, d->hex);
+	return layout_blob(s, d, out, outlen);
 }
 
 void store_blob_relpath(const struct digest *d, char *out, size_t outlen)
 {
-	if (!digest_sane(d) ||
-	    fs_path(out, outlen, "%s/%.2s/%s", digest_alg_name(d->alg), d->hex, d->hex) != BERR_OK) {
-		if (outlen)
-			out[0] = '\0';
-	}
+	layout_blob_rel(d, out, outlen);
 }
 
 enum berr store_open(struct store *s, const char *root)
 {
-	static const char *const dirs[] = {
-		"blobs", "blobs/sha256", "blobs/sha512", "repos", "uploads", "tmp",
-	};
-	char path[PATH_MAX];
 	enum berr rc;
-	size_t i;
 
 	memset(s, 0, sizeof(*s));
 	s->upload_ttl = 86400;
@@ -83,16 +55,10 @@ enum berr store_open(struct store *s, const char *root)
 	s->root = realpath(root, NULL);
 	if (s->root == NULL)
 		return berr_sys("resolving store directory", root);
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		rc = fs_path(path, sizeof(path), "%s/%s", s->root, dirs[i]);
-		if (rc == BERR_OK)
-			rc = fs_mkdir_p(path);
-		if (rc) {
-			store_close(s);
-			return rc;
-		}
-	}
-	return BERR_OK;
+	rc = layout_create(s->root);
+	if (rc)
+		store_close(s);
+	return rc;
 }
 
 void store_close(struct store *s)
@@ -133,7 +99,7 @@ enum berr store_blob_put_known(struct store *s, const struct digest *d,
 
 	rc = store_blob_path(s, d, path, sizeof(path));
 	if (rc == BERR_OK)
-		rc = fs_path(tmpdir, sizeof(tmpdir), "%s/tmp", s->root);
+		rc = layout_tmp_dir(s, tmpdir, sizeof(tmpdir));
 	if (rc)
 		return rc;
 	if (fs_exists(path))
@@ -208,4 +174,56 @@ enum berr store_blob_touch(struct store *s, const struct digest *d)
 	if (rc == BERR_BLOB_UNKNOWN)
 		berr_set(rc, "blob %s is unknown", digest_format(d, dstr));
 	return rc;
+}
+
+/* ---- quarantine (fsck --repair) ---- */
+
+/* Move `from` to quarantine/<base>.<random>: rename, then fsync both
+ * directories, so that after a crash the file is in one place or the other
+ * and never in both or neither. */
+static enum berr quarantine(struct store *s, const char *from, const char *base, char *to,
+			    size_t tolen)
+{
+	char dir[PATH_MAX], rnd[9];
+	enum berr rc;
+
+	rc = layout_quarantine_dir(s, dir, sizeof(dir));
+	if (rc == BERR_OK)
+		rc = fs_mkdir_p(dir);
+	if (rc == BERR_OK)
+		rc = fs_random_hex(rnd, 4);
+	if (rc == BERR_OK)
+		rc = layout_quarantine(s, base, rnd, to, tolen);
+	if (rc)
+		return rc;
+	if (rename(from, to) != 0)
+		return berr_sys("moving to quarantine", from);
+	rc = fs_fsync_parent(to);
+	if (rc == BERR_OK)
+		rc = fs_fsync_parent(from);
+	return rc;
+}
+
+enum berr store_blob_quarantine(struct store *s, const struct digest *d, char *to, size_t tolen)
+{
+	char path[PATH_MAX], base[DIGEST_STR_MAX + 8];
+	enum berr rc;
+
+	rc = store_blob_path(s, d, path, sizeof(path));
+	if (rc == BERR_OK)
+		rc = layout_entry_name(d, base, sizeof(base));
+	if (rc)
+		return rc;
+	return quarantine(s, path, base, to, tolen);
+}
+
+enum berr store_stray_quarantine(struct store *s, const char *path, char *to, size_t tolen)
+{
+	const char *base = strrchr(path, '/');
+	struct stat sb;
+
+	if (!layout_in_blobs(s, path) || base == NULL || lstat(path, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode))
+		return berr_set(BERR_INTERNAL, "%s is not a file of the blob area", path);
+	return quarantine(s, path, base + 1, to, tolen);
 }

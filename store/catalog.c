@@ -5,7 +5,8 @@
  *
  * Repositories are directories under root/repos/, possibly nested: "a" and
  * "a/b" are repos/a/ (holding _blobs, _manifests, _tags) and repos/a/b/.  A
- * directory counts as a repository when it holds one of those three; one
+ * directory counts as a repository when it holds one of those three (the
+ * LAYOUT_NAMED rows of store/layout.c's table); one
  * holding only nested repositories ("team" for "team/app") does not.  The
  * walk skips "_*" entries (the store's own directories can never be name
  * components) and dot entries, and only descends into names that pass the
@@ -21,9 +22,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "util/fs.h"
 #include "oci/ref.h"
+#include "store/layout.h"
 #include "store/store.h"
+#include "util/fs.h"
+#include "util/mem.h"
 
 struct walk {
 	char **v;
@@ -37,14 +40,10 @@ static int cmp_str(const void *a, const void *b)
 
 static enum berr walk_add(struct walk *w, const char *name)
 {
-	char **nv;
+	enum berr rc = mem_grow(&w->v, &w->cap, w->n + 1, sizeof(*w->v), 64, "repositories");
 
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 64;
-		if (!(nv = realloc(w->v, w->cap * sizeof(*nv))))
-			return berr_set(BERR_INTERNAL, "out of memory listing repositories");
-		w->v = nv;
-	}
+	if (rc)
+		return rc;
 	if (!(w->v[w->n] = strdup(name)))
 		return berr_set(BERR_INTERNAL, "out of memory listing repositories");
 	w->n++;
@@ -65,6 +64,17 @@ static int is_subdir(const char *dir, const struct dirent *de)
 	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* Does the store's directory `sub` make its parent a repository? */
+static int names_repo(const char *sub)
+{
+	size_t i;
+
+	for (i = 0; i < LAYOUT_SUB_COUNT; i++)
+		if ((layout_subs[i].flags & LAYOUT_NAMED) && strcmp(sub, layout_subs[i].dir) == 0)
+			return 1;
+	return 0;
+}
+
 /* Adds `name` (directory `dir`) if it is a repository, then its nested ones. */
 static enum berr walk_dir(struct walk *w, const char *dir, const char *name)
 {
@@ -78,18 +88,14 @@ static enum berr walk_dir(struct walk *w, const char *dir, const char *name)
 		return errno == ENOENT || errno == ENOTDIR ? BERR_OK : berr_sys("opendir", dir);
 	while (rc == BERR_OK && (de = readdir(dh))) {
 		if (de->d_name[0] == '_') {
-			if (strcmp(de->d_name, "_blobs") == 0 || strcmp(de->d_name, "_manifests") == 0 ||
-			    strcmp(de->d_name, "_tags") == 0)
-				is_repo = 1;
+			is_repo |= names_repo(de->d_name);
 			continue;
 		}
 		if (de->d_name[0] == '.' || !is_subdir(dir, de))
 			continue;
 		if (snprintf(child, sizeof(child), "%s%s%s", name, *name ? "/" : "",
-			     de->d_name) >= (int)sizeof(child) || ref_name_check(child) != BERR_OK) {
-			berr_clear();
+			     de->d_name) >= (int)sizeof(child) || !layout_is_name(child))
 			continue; /* not something a client could have created */
-		}
 		rc = fs_path(sub, sizeof(sub), "%s/%s", dir, de->d_name);
 		if (rc == BERR_OK)
 			rc = walk_dir(w, sub, child);
@@ -109,7 +115,7 @@ static enum berr catalog_all(struct store *s, char ***names, size_t *count)
 
 	*names = NULL;
 	*count = 0;
-	rc = fs_path(dir, sizeof(dir), "%s/repos", s->root);
+	rc = layout_repos_dir(s, dir, sizeof(dir));
 	if (rc == BERR_OK)
 		rc = walk_dir(&w, dir, "");
 	if (rc) {
@@ -145,8 +151,10 @@ enum berr store_blob_find_repo(struct store *s, const struct digest *d,
 			       char *out, size_t outlen)
 {
 	char **all = NULL, ds[DIGEST_STR_MAX], check[PATH_MAX];
+	struct berr_ctx probe;
 	size_t total = 0, i;
 	enum berr rc;
+	int linked;
 
 	rc = store_blob_path(s, d, check, sizeof(check)); /* validates d */
 	if (rc == BERR_OK)
@@ -159,10 +167,11 @@ enum berr store_blob_find_repo(struct store *s, const struct digest *d,
 		return rc;
 	rc = BERR_BLOB_UNKNOWN;
 	for (i = 0; i < total && rc == BERR_BLOB_UNKNOWN; i++) {
-		if (store_blob_linked(s, all[i], d) != BERR_OK) {
-			berr_clear();
+		berr_enter(&probe);
+		linked = store_blob_linked(s, all[i], d) == BERR_OK;
+		berr_leave(&probe);
+		if (!linked)
 			continue;
-		}
 		if (may_pull && !may_pull(ctx, all[i]))
 			continue;
 		if (snprintf(out, outlen, "%s", all[i]) >= (int)outlen)

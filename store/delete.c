@@ -41,25 +41,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/fs.h"
-#include "oci/ref.h"
+#include "store/layout.h"
 #include "store/store.h"
-
-/* root/repos/<name>/<kind>/<alg>/<hex> of a validated name and digest. */
-static enum berr link_path(struct store *s, const char *name, const char *kind,
-			   const struct digest *d, char *out, size_t outlen)
-{
-	char check[PATH_MAX];
-	enum berr rc;
-
-	if (name == NULL || ref_name_check(name) != BERR_OK)
-		return berr_set(BERR_NAME_INVALID, "invalid repository name");
-	rc = store_blob_path(s, d, check, sizeof(check)); /* validates d */
-	if (rc)
-		return rc;
-	return fs_path(out, outlen, "%s/repos/%s/%s/%s/%s", s->root, name, kind,
-		       digest_alg_name(d->alg), d->hex);
-}
+#include "util/fs.h"
+#include "util/mem.h"
 
 /* unlink + fsync of the directory; *gone = 0 when there was nothing. */
 static enum berr remove_file(const char *path, int *gone)
@@ -84,14 +69,10 @@ static void names_release(struct names *t)
 
 static enum berr names_add(struct names *t, const char *name)
 {
-	char **nv;
+	enum berr rc = mem_grow(&t->v, &t->cap, t->n + 1, sizeof(*t->v), 8, "tag names");
 
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 8;
-		if (!(nv = realloc(t->v, t->cap * sizeof(*nv))))
-			return berr_set(BERR_INTERNAL, "out of memory");
-		t->v = nv;
-	}
+	if (rc)
+		return rc;
 	if (!(t->v[t->n] = strdup(name)))
 		return berr_set(BERR_INTERNAL, "out of memory");
 	t->n++;
@@ -110,16 +91,14 @@ static enum berr remove_tags(struct store *s, const char *name, const struct dig
 	DIR *dh;
 
 	digest_format(d, want);
-	rc = fs_path(dir, sizeof(dir), "%s/repos/%s/_tags", s->root, name);
+	rc = layout_repo_sub(s, name, LAYOUT_TAGS, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (!(dh = opendir(dir)))
 		return errno == ENOENT ? BERR_OK : berr_sys("opendir", dir);
 	while (rc == BERR_OK && (de = readdir(dh))) {
-		if (ref_tag_check(de->d_name) != BERR_OK) {
-			berr_clear();
+		if (!layout_is_tag(de->d_name))
 			continue; /* ".", "..", temporaries */
-		}
 		rc = fs_path(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (rc)
 			break;
@@ -144,32 +123,30 @@ static enum berr remove_tags(struct store *s, const char *name, const struct dig
 /* BERR_DENIED if an index or manifest list naming `d` is linked in `name`. */
 static enum berr check_parents(struct store *s, const char *name, const struct digest *d)
 {
-	char dir[PATH_MAX], ent[DIGEST_STR_MAX + 8], ds[DIGEST_STR_MAX], *dash;
+	char dir[PATH_MAX], ps[DIGEST_STR_MAX], ds[DIGEST_STR_MAX];
+	struct berr_ctx probe;
 	struct digest p;
 	struct dirent *de;
 	enum berr rc;
 	DIR *dh;
 
-	rc = link_path(s, name, "_parents", d, dir, sizeof(dir));
+	rc = layout_link(s, name, LAYOUT_PARENTS, d, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (!(dh = opendir(dir)))
 		return errno == ENOENT ? BERR_OK : berr_sys("opendir", dir);
 	while ((de = readdir(dh))) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(ent))
+		if (layout_entry_digest(de->d_name, &p) != 0)
 			continue;
-		strcpy(ent, de->d_name);
-		if (!(dash = strchr(ent, '-')))
-			continue;
-		*dash = ':';
-		if (digest_parse(&p, ent) != BERR_OK ||
-		    store_manifest_linked(s, name, &p, NULL, 0) != BERR_OK) {
-			berr_clear(); /* stale entry: the index is gone or not yet linked */
-			continue;
-		}
+		berr_enter(&probe);
+		rc = store_manifest_linked(s, name, &p, NULL, 0);
+		berr_leave(&probe);
+		if (rc != BERR_OK)
+			continue; /* stale entry: the index is gone or not yet linked */
 		closedir(dh);
 		return berr_set(BERR_DENIED, "manifest %s is still referenced by index %s in %s; "
-				"delete the index first", digest_format(d, ds), ent, name);
+				"delete the index first", digest_format(d, ds),
+				digest_format(&p, ps), name);
 	}
 	closedir(dh);
 	return BERR_OK;
@@ -182,12 +159,12 @@ static void restore(struct store *s, const char *name, const struct digest *d,
 	char tmpdir[PATH_MAX], path[PATH_MAX];
 	size_t i;
 
-	if (fs_path(tmpdir, sizeof(tmpdir), "%s/tmp", s->root) ||
+	if (layout_tmp_dir(s, tmpdir, sizeof(tmpdir)) ||
 	    fs_write_atomic(tmpdir, link, mt, strlen(mt)))
 		return;
 	for (i = 0; i < tags->n; i++)
-		if (fs_path(path, sizeof(path), "%s/repos/%s/_tags/%s", s->root, name,
-			    tags->v[i]) == BERR_OK && !fs_exists(path))
+		if (layout_tag(s, name, tags->v[i], path, sizeof(path)) == BERR_OK &&
+		    !fs_exists(path))
 			store_tag_set(s, name, tags->v[i], d);
 }
 
@@ -196,13 +173,15 @@ static void restore(struct store *s, const char *name, const struct digest *d,
 static void load_manifest(struct store *s, const struct digest *d, const char *mt,
 			  struct manifest *m, size_t *len)
 {
+	struct berr_ctx probe;
 	char *buf = NULL;
 
 	memset(m, 0, sizeof(*m));
+	berr_enter(&probe);
 	if (store_blob_read(s, d, MANIFEST_MAX_SIZE, &buf, len) != BERR_OK ||
 	    manifest_parse(m, mt, buf, *len) != BERR_OK)
 		memset(m, 0, sizeof(*m));
-	berr_clear();
+	berr_leave(&probe);
 	free(buf);
 }
 
@@ -216,7 +195,7 @@ enum berr store_manifest_delete(struct store *s, const char *name, const struct 
 	enum berr rc;
 	int gone;
 
-	rc = link_path(s, name, "_manifests", d, link, sizeof(link));
+	rc = layout_link(s, name, LAYOUT_MANIFESTS, d, link, sizeof(link));
 	if (rc == BERR_OK)
 		rc = store_manifest_linked(s, name, d, mt, sizeof(mt));
 	if (rc == BERR_OK && !force)
@@ -228,11 +207,11 @@ enum berr store_manifest_delete(struct store *s, const char *name, const struct 
 	if (rc == BERR_OK)
 		rc = remove_file(link, &gone);
 	if (rc == BERR_OK && !force && (rc = check_parents(s, name, d)) == BERR_DENIED) {
-		char why[512];
+		struct berr_ctx undo; /* its failures must not replace the refusal */
 
-		snprintf(why, sizeof(why), "%s", berr_detail());
+		berr_enter(&undo);
 		restore(s, name, d, link, mt, &tags);
-		rc = berr_set(BERR_DENIED, "%s", why);
+		berr_leave(&undo);
 		goto out;
 	}
 	if (rc == BERR_OK)
@@ -253,11 +232,7 @@ enum berr store_tag_delete(struct store *s, const char *name, const char *tag)
 	enum berr rc;
 	int gone;
 
-	if (name == NULL || ref_name_check(name) != BERR_OK)
-		return berr_set(BERR_NAME_INVALID, "invalid repository name");
-	if (tag == NULL || ref_tag_check(tag) != BERR_OK)
-		return berr_set(BERR_MANIFEST_INVALID, "invalid tag");
-	rc = fs_path(path, sizeof(path), "%s/repos/%s/_tags/%s", s->root, name, tag);
+	rc = layout_tag(s, name, tag, path, sizeof(path));
 	if (rc == BERR_OK)
 		rc = remove_file(path, &gone);
 	if (rc == BERR_OK && !gone)
@@ -271,11 +246,69 @@ enum berr store_blob_unlink(struct store *s, const char *name, const struct dige
 	enum berr rc;
 	int gone;
 
-	rc = link_path(s, name, "_blobs", d, path, sizeof(path));
+	rc = layout_link(s, name, LAYOUT_BLOBS, d, path, sizeof(path));
 	if (rc == BERR_OK)
 		rc = remove_file(path, &gone);
 	if (rc == BERR_OK && !gone)
 		rc = berr_set(BERR_BLOB_UNKNOWN, "blob %s is not in repository %s",
 			      digest_format(d, ds), name);
+	return rc;
+}
+
+/* ---- an administrator's surgery (berthctl repo rm, fsck --repair) ---- */
+
+enum berr store_manifest_unlink(struct store *s, const char *name, const struct digest *d)
+{
+	char path[PATH_MAX], ds[DIGEST_STR_MAX];
+	enum berr rc;
+	int gone;
+
+	rc = layout_link(s, name, LAYOUT_MANIFESTS, d, path, sizeof(path));
+	if (rc == BERR_OK)
+		rc = remove_file(path, &gone);
+	if (rc == BERR_OK && !gone)
+		rc = berr_set(BERR_MANIFEST_UNKNOWN, "manifest %s is not in repository %s",
+			      digest_format(d, ds), name);
+	return rc;
+}
+
+/* Rename one of the repository's own directories into tmp/, make that
+ * durable (fsync of the repository's directory), then remove it there:
+ * readers see it whole or gone, and a crash leaves it to the sweeper. */
+static enum berr drop_dir(struct store *s, const char *name, enum layout_sub sub)
+{
+	char dir[PATH_MAX], dead[PATH_MAX], rnd[17];
+	enum berr rc;
+
+	rc = layout_repo_sub(s, name, sub, dir, sizeof(dir));
+	if (rc == BERR_OK)
+		rc = fs_random_hex(rnd, 8);
+	if (rc == BERR_OK)
+		rc = layout_tmp(s, "dead.repo", rnd, dead, sizeof(dead));
+	if (rc)
+		return rc;
+	if (rename(dir, dead) != 0)
+		return errno == ENOENT ? BERR_OK : berr_sys("moving aside", dir);
+	rc = fs_fsync_parent(dir);
+	if (rc == BERR_OK)
+		rc = fs_remove_tree(dead);
+	return rc;
+}
+
+enum berr store_repo_remove(struct store *s, const char *name, struct store_repo_counts *c)
+{
+	enum berr rc;
+	size_t i;
+
+	if (!store_repo_exists(s, name))
+		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);
+	rc = c ? store_repo_count(s, name, c) : BERR_OK;
+	/* layout_subs[] is in the publishing order backwards: tags,
+	 * manifests, their entries, blob links, and the locks last, once
+	 * nothing they guard is left. */
+	for (i = 0; rc == BERR_OK && i < LAYOUT_SUB_COUNT; i++)
+		rc = drop_dir(s, name, (enum layout_sub)i);
+	if (rc == BERR_OK)
+		layout_repo_rmdir(s, name); /* and parents that only held it */
 	return rc;
 }

@@ -64,7 +64,9 @@
  *
  * The mark is an open-addressing hash set of binary digests (32 bytes a
  * sha256 blob): memory grows with the number of blobs, never with bytes,
- * and one repository's manifests at a time are held in memory.
+ * and one repository's manifests at a time are held in memory.  The set
+ * and the steps every sweep shares are store/gc_mark.c's, below this file
+ * and store/gc_repo.c; paths are store/layout.c's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -78,191 +80,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/fs.h"
 #include "store/gc.h"
 #include "store/gc_int.h"
+#include "store/layout.h"
 #include "store/lease.h"
-#include "oci/ref.h"
+#include "util/fs.h"
 #include "util/log.h"
 
-#define PROGRESS_EVERY 4096
-
-/* ---- the mark: a set of binary digests ---- */
-
-static int key_zero(const unsigned char *k, size_t n)
-{
-	while (n--)
-		if (*k++)
-			return 0;
-	return 1;
-}
-
-static size_t key_pos(const struct dset *s, const unsigned char *k)
-{
-	uint64_t h;
-
-	memcpy(&h, k, sizeof(h)); /* digests are uniform already */
-	return (size_t)(h & (s->cap - 1));
-}
-
-static int dset_has(const struct dset *s, const unsigned char *k)
-{
-	size_t i;
-
-	if (key_zero(k, s->klen))
-		return s->has_zero;
-	if (s->cap == 0)
-		return 0;
-	for (i = key_pos(s, k);; i = (i + 1) & (s->cap - 1)) {
-		const unsigned char *p = s->slot + i * s->klen;
-
-		if (key_zero(p, s->klen))
-			return 0;
-		if (memcmp(p, k, s->klen) == 0)
-			return 1;
-	}
-}
-
-static void dset_put(struct dset *s, const unsigned char *k)
-{
-	size_t i;
-
-	for (i = key_pos(s, k);; i = (i + 1) & (s->cap - 1)) {
-		unsigned char *p = s->slot + i * s->klen;
-
-		if (key_zero(p, s->klen)) {
-			memcpy(p, k, s->klen);
-			s->n++;
-			return;
-		}
-		if (memcmp(p, k, s->klen) == 0)
-			return;
-	}
-}
-
-static enum berr dset_add(struct dset *s, const unsigned char *k)
-{
-	struct dset bigger;
-	size_t i;
-
-	if (key_zero(k, s->klen)) {
-		s->has_zero = 1;
-		return BERR_OK;
-	}
-	if ((s->n + 1) * 2 > s->cap) { /* load <= 1/2 */
-		bigger = *s;
-		bigger.cap = s->cap ? s->cap * 2 : 1024;
-		bigger.n = 0;
-		bigger.slot = calloc(bigger.cap, s->klen);
-		if (bigger.slot == NULL)
-			return berr_set(BERR_INTERNAL, "out of memory: mark set of %zu digests", s->n);
-		for (i = 0; i < s->cap; i++)
-			if (!key_zero(s->slot + i * s->klen, s->klen))
-				dset_put(&bigger, s->slot + i * s->klen);
-		free(s->slot);
-		*s = bigger;
-	}
-	dset_put(s, k);
-	return BERR_OK;
-}
-
-static void dset_clear(struct dset *s)
-{
-	if (s->slot)
-		memset(s->slot, 0, s->cap * s->klen);
-	s->n = 0;
-	s->has_zero = 0;
-}
-
-static void mark_init(struct mark *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->s256.klen = 32;
-	m->s512.klen = 64;
-}
-
-static void mark_release(struct mark *m)
-{
-	free(m->s256.slot);
-	free(m->s512.slot);
-	mark_init(m);
-}
-
-void gc_mark_clear(struct mark *m)
-{
-	dset_clear(&m->s256);
-	dset_clear(&m->s512);
-}
-
-static int hexval(char c)
-{
-	return c >= 'a' ? c - 'a' + 10 : c - '0';
-}
-
-/* The set for d's algorithm, and d as binary in key[64]; NULL if unusable. */
-static struct dset *mark_key(struct mark *m, const struct digest *d, unsigned char *key)
-{
-	struct dset *s = d->alg == DIGEST_SHA256 ? &m->s256 :
-			 d->alg == DIGEST_SHA512 ? &m->s512 : NULL;
-	size_t i;
-
-	if (s == NULL || strlen(d->hex) != s->klen * 2)
-		return NULL;
-	for (i = 0; i < s->klen; i++)
-		key[i] = (unsigned char)(hexval(d->hex[2 * i]) << 4 | hexval(d->hex[2 * i + 1]));
-	return s;
-}
-
-enum berr gc_mark_add(struct mark *m, const struct digest *d)
-{
-	unsigned char key[64];
-	struct dset *s = mark_key(m, d, key);
-
-	return s ? dset_add(s, key) : BERR_OK;
-}
-
-int gc_mark_has(struct mark *m, const struct digest *d)
-{
-	unsigned char key[64];
-	struct dset *s = mark_key(m, d, key);
-
-	return s ? dset_has(s, key) : 0;
-}
-
 /* ---- the run ---- */
-
-int gc_older(const struct stat *sb, const struct timespec *than)
-{
-	return sb->st_mtim.tv_sec < than->tv_sec ||
-	       (sb->st_mtim.tv_sec == than->tv_sec && sb->st_mtim.tv_nsec < than->tv_nsec);
-}
-
-void gc_item(struct gc *g, const char *kind, const char *object, long long bytes)
-{
-	if (g->o->item)
-		g->o->item(g->o->ctx, kind, object, bytes);
-}
-
-/* Once per thing looked at: progress, and the lock kept fresh.  A lock we
- * lost (judged stale elsewhere) stops the run before it removes more. */
-enum berr gc_tick(struct gc *g)
-{
-	long every = g->s->lock_stale / 6;
-
-	if (++g->seen % PROGRESS_EVERY == 0 && g->o->progress)
-		g->o->progress(g->o->ctx, g->phase, g->seen);
-	if (every > 20)
-		every = 20;
-	if (every < 1)
-		every = 1;
-	if (time(NULL) - g->touched < every)
-		return BERR_OK;
-	if (store_lease_refresh(g->lock, g->token, "gc") != BERR_OK)
-		return berr_set(BERR_BUSY, "gc: lost %s to another process (stale after %ld s?); "
-				"stopped", g->lock, g->s->lock_stale);
-	g->touched = time(NULL);
-	return BERR_OK;
-}
 
 static void set_phase(struct gc *g, const char *phase)
 {
@@ -275,18 +100,18 @@ static void set_phase(struct gc *g, const char *phase)
 /* G0: gc/lock, or BUSY naming the holder. */
 static enum berr gc_lock(struct gc *g)
 {
-	char holder[STORE_LOCK_TOKEN_MAX], host[STORE_LOCK_TOKEN_MAX], when[64], trash[PATH_MAX];
+	char holder[STORE_LEASE_TOKEN_MAX], host[STORE_LEASE_TOKEN_MAX], when[64], trash[PATH_MAX];
 	long pid = 0;
 	long long started = 0;
 	time_t since = 0, t;
 	struct tm tm;
 	enum berr rc;
 
-	rc = fs_path(g->dir, sizeof(g->dir), "%s/gc", g->s->root);
+	rc = layout_gc(g->s, LAYOUT_GC_DIR, g->dir, sizeof(g->dir));
 	if (rc == BERR_OK)
-		rc = fs_path(g->lock, sizeof(g->lock), "%s/lock", g->dir);
+		rc = layout_gc(g->s, LAYOUT_GC_LOCK, g->lock, sizeof(g->lock));
 	if (rc == BERR_OK)
-		rc = fs_path(trash, sizeof(trash), "%s/trash", g->dir);
+		rc = layout_gc(g->s, LAYOUT_GC_TRASH, trash, sizeof(trash));
 	if (rc == BERR_OK)
 		rc = fs_mkdir_p(trash);
 	if (rc == BERR_OK)
@@ -330,7 +155,7 @@ static enum berr gc_epoch(struct gc *g)
 	long back;
 	int fd;
 
-	rc = fs_path(path, sizeof(path), "%s/epoch", g->dir);
+	rc = layout_gc(g->s, LAYOUT_GC_EPOCH, path, sizeof(path));
 	if (rc)
 		return rc;
 	if (unlink(path) != 0 && errno != ENOENT)
@@ -354,23 +179,6 @@ static enum berr gc_epoch(struct gc *g)
 	return BERR_OK;
 }
 
-/* "<alg>-<hex>" (or "<alg>:<hex>" with sep ':') -> digest. */
-int gc_name_digest(const char *name, struct digest *d)
-{
-	char buf[DIGEST_STR_MAX + 8], *dash;
-
-	if (strlen(name) >= sizeof(buf))
-		return -1;
-	strcpy(buf, name);
-	if ((dash = strchr(buf, '-')) != NULL)
-		*dash = ':';
-	if (digest_parse(d, buf) != BERR_OK) {
-		berr_clear();
-		return -1;
-	}
-	return 0;
-}
-
 /* G1: whatever a dead collector left in gc/trash goes back to blobs/. */
 static enum berr gc_recover(struct gc *g)
 {
@@ -380,19 +188,19 @@ static enum berr gc_recover(struct gc *g)
 	enum berr rc = BERR_OK;
 	DIR *dh;
 
-	rc = fs_path(dir, sizeof(dir), "%s/trash", g->dir);
+	rc = layout_gc(g->s, LAYOUT_GC_TRASH, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (!(dh = opendir(dir)))
 		return berr_sys("opendir", dir);
 	while (rc == BERR_OK && (de = readdir(dh))) {
-		if (de->d_name[0] == '.' || gc_name_digest(de->d_name, &d) != 0)
+		if (de->d_name[0] == '.' || layout_entry_digest(de->d_name, &d) != 0)
 			continue;
 		rc = fs_path(from, sizeof(from), "%s/%s", dir, de->d_name);
 		if (rc == BERR_OK)
 			rc = store_blob_path(g->s, &d, to, sizeof(to));
-		if (rc == BERR_OK)
-			rc = fs_publish(from, to, 1); /* a copy pushed again meanwhile wins */
+		if (rc == BERR_OK) /* a copy pushed again meanwhile wins */
+			rc = fs_publish(from, to, FS_FILE_MODE, FS_CREATE, NULL);
 		if (rc == BERR_OK) {
 			g->st->trash_recovered++;
 			log_info("gc: put back %s left in the trash by a collector that died", de->d_name);
@@ -400,55 +208,6 @@ static enum berr gc_recover(struct gc *g)
 	}
 	closedir(dh);
 	return rc;
-}
-
-/* Rename `name` in dirfd to ".gc.<name>", let `still_needed` judge it there,
- * then put it back or unlink it.  1 removed, 0 kept (or gone), -1 error. */
-int gc_remove_two_phase(struct gc *g, int dirfd, const char *name, const char *shown,
-			    gc_needed_fn still_needed, void *arg)
-{
-	char trashed[NAME_MAX + 8];
-
-	if (snprintf(trashed, sizeof(trashed), GC_TRASH_PREFIX "%s", name) >= (int)sizeof(trashed))
-		return 0;
-	if (renameat(dirfd, name, dirfd, trashed) != 0) {
-		if (errno == ENOENT)
-			return 0;
-		berr_sys("moving aside", shown);
-		return -1;
-	}
-	if (still_needed(g, dirfd, trashed, arg)) {
-		if (renameat(dirfd, trashed, dirfd, name) != 0) {
-			berr_sys("putting back", shown);
-			return -1;
-		}
-		return 0;
-	}
-	if (unlinkat(dirfd, trashed, 0) != 0 && errno != ENOENT) {
-		berr_sys("removing", shown);
-		return -1;
-	}
-	return 1;
-}
-
-/* Touched since the cutoff (or unreadable: then keep it). */
-int gc_touched_since(struct gc *g, int dirfd, const char *name, void *arg)
-{
-	struct stat sb;
-
-	(void)arg;
-	return fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !gc_older(&sb, &g->cutoff);
-}
-
-/* Put back ".gc.<x>" files of a dead collector in one directory. */
-void gc_recover_dot(struct gc *g, int dirfd, const char *name)
-{
-	const char *orig = name + strlen(GC_TRASH_PREFIX);
-
-	if (strncmp(name, GC_TRASH_PREFIX, strlen(GC_TRASH_PREFIX)) != 0 || *orig == '\0')
-		return;
-	if (renameat(dirfd, name, dirfd, orig) == 0)
-		g->st->trash_recovered++;
 }
 
 /* G5 for one fan-out directory blobs/<alg>/<xx>. */
@@ -468,11 +227,9 @@ static enum berr sweep_fan(struct gc *g, const char *alg, const char *fandir, in
 	while (rc == BERR_OK && (de = readdir(dh))) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (snprintf(ds, sizeof(ds), "%s:%s", alg, de->d_name) >= (int)sizeof(ds) ||
-		    digest_parse(&d, ds) != BERR_OK) {
-			berr_clear();
+		if (layout_link_digest(alg, de->d_name, &d) != 0)
 			continue; /* not a blob: fsck reports it */
-		}
+		digest_format(&d, ds);
 		if ((rc = gc_tick(g)))
 			break;
 		if (fstatat(fd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
@@ -484,7 +241,7 @@ static enum berr sweep_fan(struct gc *g, const char *alg, const char *fandir, in
 			continue;
 		}
 		if (snprintf(shown, sizeof(shown), "%s/%s", fandir, de->d_name) >= (int)sizeof(shown) ||
-		    snprintf(tname, sizeof(tname), "%s-%s", alg, de->d_name) >= (int)sizeof(tname))
+		    layout_entry_name(&d, tname, sizeof(tname)) != BERR_OK)
 			continue;
 		if (!g->o->dry_run) {
 			if (renameat(fd, de->d_name, trashfd, tname) != 0) {
@@ -516,7 +273,6 @@ static enum berr sweep_fan(struct gc *g, const char *alg, const char *fandir, in
 
 static enum berr sweep_blobs(struct gc *g)
 {
-	static const char *const algs[] = { "sha256", "sha512" };
 	char dir[PATH_MAX], fan[PATH_MAX], trash[PATH_MAX];
 	struct dirent *de;
 	enum berr rc = BERR_OK;
@@ -524,14 +280,14 @@ static enum berr sweep_blobs(struct gc *g)
 	DIR *dh;
 	int trashfd;
 
-	rc = fs_path(trash, sizeof(trash), "%s/trash", g->dir);
+	rc = layout_gc(g->s, LAYOUT_GC_TRASH, trash, sizeof(trash));
 	if (rc)
 		return rc;
 	trashfd = open(trash, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (trashfd < 0)
 		return berr_sys("opening", trash);
-	for (i = 0; rc == BERR_OK && i < 2; i++) {
-		rc = fs_path(dir, sizeof(dir), "%s/blobs/%s", g->s->root, algs[i]);
+	for (i = 0; rc == BERR_OK && i < LAYOUT_ALG_COUNT; i++) {
+		rc = layout_blob_alg_dir(g->s, layout_algs[i], dir, sizeof(dir));
 		if (rc)
 			break;
 		if (!(dh = opendir(dir))) {
@@ -544,7 +300,7 @@ static enum berr sweep_blobs(struct gc *g)
 				continue;
 			rc = fs_path(fan, sizeof(fan), "%s/%s", dir, de->d_name);
 			if (rc == BERR_OK)
-				rc = sweep_fan(g, algs[i], fan, trashfd);
+				rc = sweep_fan(g, digest_alg_name(layout_algs[i]), fan, trashfd);
 		}
 		closedir(dh);
 	}
@@ -582,8 +338,8 @@ enum berr store_gc(struct store *s, const struct gc_options *o, struct gc_stats 
 	g.s = s;
 	g.o = o;
 	g.st = st;
-	mark_init(&g.all);
-	mark_init(&g.repo);
+	gc_mark_init(&g.all);
+	gc_mark_init(&g.repo);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	if (o->grace < 0 || o->older_than < 0)
 		return berr_set(BERR_INTERNAL, "gc: negative grace or age");
@@ -608,8 +364,8 @@ enum berr store_gc(struct store *s, const struct gc_options *o, struct gc_stats 
 	}
 	set_phase(&g, NULL);
 	gc_unlock(&g);
-	mark_release(&g.all);
-	mark_release(&g.repo);
+	gc_mark_release(&g.all);
+	gc_mark_release(&g.repo);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	st->seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 	return rc;

@@ -1,7 +1,8 @@
 /*
- * gc_int.h - what store/gc.c (the protocol, the mark, the blob sweep) and
- * store/gc_repo.c (one repository: mark, --untagged, links, entries) share.
- * Internal to the collector.
+ * gc_int.h - what store/gc.c (the protocol, the blob sweep) and
+ * store/gc_repo.c (one repository: mark, --untagged, links, entries) share;
+ * store/gc_mark.c (the mark set, the steps of a sweep) implements it, except
+ * gc_repo().  Internal to the collector.
  */
 #ifndef BERTH_GC_INT_H
 #define BERTH_GC_INT_H
@@ -34,7 +35,7 @@ struct gc {
 	struct timespec t0, cutoff, young;
 	char dir[PATH_MAX];       /* root/gc */
 	char lock[PATH_MAX];
-	char token[STORE_LOCK_TOKEN_MAX];
+	char token[STORE_LEASE_TOKEN_MAX];
 	int locked;
 	time_t touched;
 	long seen;
@@ -46,11 +47,11 @@ enum berr gc_tick(struct gc *g);
 void gc_item(struct gc *g, const char *kind, const char *object, long long bytes);
 /* mtime of sb before `than`. */
 int gc_older(const struct stat *sb, const struct timespec *than);
+void gc_mark_init(struct mark *m);
+void gc_mark_release(struct mark *m);
 enum berr gc_mark_add(struct mark *m, const struct digest *d);
 int gc_mark_has(struct mark *m, const struct digest *d);
 void gc_mark_clear(struct mark *m);
-/* "<alg>-<hex>" -> digest; nonzero if it is not one. */
-int gc_name_digest(const char *name, struct digest *d);
 /* Touched since the cutoff (or unreadable: keep it). */
 int gc_touched_since(struct gc *g, int dirfd, const char *name, void *arg);
 /* Move `name` to ".gc.<name>" beside it, ask still_needed, then put it back

@@ -18,9 +18,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/fs.h"
-#include "store/gc_int.h"
 #include "oci/ref.h"
+#include "store/gc_int.h"
+#include "store/layout.h"
+#include "util/fs.h"
+#include "util/mem.h"
 
 #define DELETE_PASSES 4
 /* An empty repository is removed only when none of its directories changed
@@ -79,66 +81,60 @@ static int ts_before(const struct timespec *a, const struct timespec *b)
 static enum berr load_one(struct gc *g, const char *name, const char *alg, int dfd,
 			  const char *ent, struct rlist *l)
 {
-	char ds[DIGEST_STR_MAX + 8], mt[256], why[512], *buf = NULL;
-	struct rman *r, *nv;
+	char ds[DIGEST_STR_MAX], mt[256], *buf = NULL;
+	struct berr_ctx probe;
+	struct rman *r;
 	struct stat sb;
 	struct digest d;
 	size_t len;
 	enum berr rc;
 
-	if (ent[0] == '.' || snprintf(ds, sizeof(ds), "%s:%s", alg, ent) >= (int)sizeof(ds) ||
-	    digest_parse(&d, ds) != BERR_OK) {
-		berr_clear();
+	if (layout_link_digest(alg, ent, &d) != 0)
 		return BERR_OK;
-	}
 	if (fstatat(dfd, ent, &sb, AT_SYMLINK_NOFOLLOW) != 0)
 		return BERR_OK; /* deleted meanwhile */
 	l->files++;
+	berr_enter(&probe);
 	rc = store_manifest_linked(g->s, name, &d, mt, sizeof(mt));
 	if (rc == BERR_OK)
 		rc = store_blob_read(g->s, &d, MANIFEST_MAX_SIZE, &buf, &len);
 	if (rc == BERR_MANIFEST_UNKNOWN || rc == BERR_BLOB_UNKNOWN) {
+		berr_leave(&probe);
 		g->st->manifests_dangling++; /* fsck --repair's business */
-		berr_clear();
 		return BERR_OK;
 	}
-	if (rc)
+	if (berr_pass(&probe, rc))
 		return rc;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 16;
-		if (!(nv = realloc(l->v, l->cap * sizeof(*nv)))) {
-			free(buf);
-			return berr_set(BERR_INTERNAL, "out of memory reading %s", name);
-		}
-		l->v = nv;
+	if ((rc = mem_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 16, "manifests"))) {
+		free(buf);
+		return rc;
 	}
 	r = &l->v[l->n];
 	memset(r, 0, sizeof(*r));
 	r->d = d;
 	r->mtime = sb.st_mtim;
+	berr_enter(&probe);
 	rc = manifest_parse(&r->m, mt, buf, len);
+	berr_leave(&probe);
 	free(buf);
-	if (rc) {
-		snprintf(why, sizeof(why), "%s", berr_detail());
+	if (rc)
 		return berr_set(BERR_INTERNAL, "%s@%s cannot be parsed (%s): gc cannot tell what it "
 				"references and stopped before sweeping any blob; see berthctl fsck",
-				name, ds, why);
-	}
+				name, digest_format(&d, ds), probe.detail);
 	l->n++;
 	return BERR_OK;
 }
 
 static enum berr load_manifests(struct gc *g, const char *name, struct rlist *l)
 {
-	static const char *const algs[] = { "sha256", "sha512" };
 	char dir[PATH_MAX];
 	struct dirent *de;
 	enum berr rc = BERR_OK;
 	size_t i;
 	DIR *dh;
 
-	for (i = 0; rc == BERR_OK && i < 2; i++) {
-		rc = fs_path(dir, sizeof(dir), "%s/repos/%s/_manifests/%s", g->s->root, name, algs[i]);
+	for (i = 0; rc == BERR_OK && i < LAYOUT_ALG_COUNT; i++) {
+		rc = layout_alg_dir(g->s, name, LAYOUT_MANIFESTS, layout_algs[i], dir, sizeof(dir));
 		if (rc)
 			break;
 		if (!(dh = opendir(dir))) {
@@ -148,7 +144,8 @@ static enum berr load_manifests(struct gc *g, const char *name, struct rlist *l)
 		}
 		while (rc == BERR_OK && (de = readdir(dh)))
 			if ((rc = gc_tick(g)) == BERR_OK)
-				rc = load_one(g, name, algs[i], dirfd(dh), de->d_name, l);
+				rc = load_one(g, name, digest_alg_name(layout_algs[i]), dirfd(dh),
+					      de->d_name, l);
 		closedir(dh);
 	}
 	if (l->n > 1)
@@ -159,37 +156,40 @@ static enum berr load_manifests(struct gc *g, const char *name, struct rlist *l)
 static void read_tags(struct gc *g, const char *name, struct rlist *l)
 {
 	char dir[PATH_MAX], path[PATH_MAX], buf[DIGEST_STR_MAX + 8];
+	struct berr_ctx quiet; /* an unreadable tag only leaves its manifest untagged */
 	struct dirent *de;
 	struct digest d;
 	struct rman *r;
 	DIR *dh;
 
-	if (fs_path(dir, sizeof(dir), "%s/repos/%s/_tags", g->s->root, name) || !(dh = opendir(dir))) {
-		berr_clear();
+	berr_enter(&quiet);
+	if (layout_repo_sub(g->s, name, LAYOUT_TAGS, dir, sizeof(dir)) || !(dh = opendir(dir))) {
+		berr_leave(&quiet);
 		return;
 	}
 	while ((de = readdir(dh))) {
-		if (ref_tag_check(de->d_name) != BERR_OK ||
+		if (!layout_is_tag(de->d_name) ||
 		    fs_path(path, sizeof(path), "%s/%s", dir, de->d_name) != BERR_OK ||
-		    fs_read_str(path, buf, sizeof(buf), NULL, BERR_MANIFEST_UNKNOWN) != BERR_OK) {
-			berr_clear();
+		    fs_read_str(path, buf, sizeof(buf), NULL, BERR_MANIFEST_UNKNOWN) != BERR_OK)
 			continue;
-		}
 		buf[strcspn(buf, " \t\r\n")] = '\0';
-		if (digest_parse(&d, buf) == BERR_OK && (r = rlist_find(l, &d)))
+		if (digest_parse_quiet(&d, buf) && (r = rlist_find(l, &d)))
 			r->tagged = 1;
-		berr_clear();
 	}
 	closedir(dh);
+	berr_leave(&quiet);
 }
 
 /* Locked against deletion (or the lock cannot be read: keep it too). */
 static int delete_locked(struct gc *g, const char *name, const struct digest *d)
 {
-	if (store_lock_check_delete(g->s, name, NULL, d) == BERR_OK)
-		return 0;
-	berr_clear();
-	return 1;
+	struct berr_ctx probe;
+	enum berr rc;
+
+	berr_enter(&probe);
+	rc = store_lock_check_delete(g->s, name, NULL, d);
+	berr_leave(&probe);
+	return rc != BERR_OK;
 }
 
 /* Which manifests stay: all of them, or with --untagged the closure of the
@@ -227,6 +227,7 @@ static void decide(struct gc *g, const char *name, struct rlist *l)
 static enum berr delete_unkept(struct gc *g, const char *name, struct rlist *l)
 {
 	char obj[REF_NAME_MAX + DIGEST_STR_MAX + 2], ds[DIGEST_STR_MAX], link[PATH_MAX];
+	struct berr_ctx refused;
 	struct stat sb;
 	struct rman *r;
 	enum berr rc = BERR_OK;
@@ -240,22 +241,25 @@ static enum berr delete_unkept(struct gc *g, const char *name, struct rlist *l)
 				continue;
 			snprintf(obj, sizeof(obj), "%s@%s", name, digest_format(&r->d, ds));
 			if (!g->o->dry_run) {
-				rc = fs_path(link, sizeof(link), "%s/repos/%s/_manifests/%s/%s", g->s->root,
-					     name, digest_alg_name(r->d.alg), r->d.hex);
+				rc = layout_link(g->s, name, LAYOUT_MANIFESTS, &r->d, link,
+						 sizeof(link));
 				if (rc)
 					break;
 				if (lstat(link, &sb) == 0 && !gc_older(&sb, &g->young)) {
 					r->keep = 1; /* pushed again since we looked */
 					continue;
 				}
+				/* refused (an index named it meanwhile) or gone:
+				 * an answer, not a failure of the run */
+				berr_enter(&refused);
 				rc = store_manifest_delete(g->s, name, &r->d, 0);
 				if (rc == BERR_DENIED || rc == BERR_MANIFEST_UNKNOWN) {
+					berr_leave(&refused);
 					r->deleted = rc == BERR_MANIFEST_UNKNOWN;
 					rc = BERR_OK;
-					berr_clear();
 					continue;
 				}
-				if (rc)
+				if (berr_pass(&refused, rc))
 					break;
 			}
 			r->deleted = 1;
@@ -297,8 +301,7 @@ static enum berr mark_kept(struct gc *g, struct rlist *l)
 /* _blobs links that no kept manifest of the repository names. */
 static enum berr sweep_links(struct gc *g, const char *name, long *left)
 {
-	static const char *const algs[] = { "sha256", "sha512" };
-	char dir[PATH_MAX], ds[DIGEST_STR_MAX + 8], obj[REF_NAME_MAX + DIGEST_STR_MAX + 2];
+	char dir[PATH_MAX], ds[DIGEST_STR_MAX], obj[REF_NAME_MAX + DIGEST_STR_MAX + 2];
 	struct dirent *de;
 	struct digest d;
 	enum berr rc = BERR_OK;
@@ -306,8 +309,8 @@ static enum berr sweep_links(struct gc *g, const char *name, long *left)
 	DIR *dh;
 	int r;
 
-	for (i = 0; rc == BERR_OK && i < 2; i++) {
-		rc = fs_path(dir, sizeof(dir), "%s/repos/%s/_blobs/%s", g->s->root, name, algs[i]);
+	for (i = 0; rc == BERR_OK && i < LAYOUT_ALG_COUNT; i++) {
+		rc = layout_alg_dir(g->s, name, LAYOUT_BLOBS, layout_algs[i], dir, sizeof(dir));
 		if (rc || !(dh = opendir(dir)))
 			continue;
 		while (rc == BERR_OK && (de = readdir(dh))) {
@@ -315,11 +318,9 @@ static enum berr sweep_links(struct gc *g, const char *name, long *left)
 				gc_recover_dot(g, dirfd(dh), de->d_name);
 				continue;
 			}
-			if (snprintf(ds, sizeof(ds), "%s:%s", algs[i], de->d_name) >= (int)sizeof(ds) ||
-			    digest_parse(&d, ds) != BERR_OK) {
-				berr_clear();
+			if (layout_link_digest(digest_alg_name(layout_algs[i]), de->d_name, &d) != 0)
 				continue;
-			}
+			digest_format(&d, ds);
 			if ((rc = gc_tick(g)))
 				break;
 			if (gc_mark_has(&g->repo, &d) || gc_touched_since(g, dirfd(dh), de->d_name, NULL)) {
@@ -369,10 +370,9 @@ static enum berr sweep_entry_dir(struct gc *g, const char *name, const char *dir
 			gc_recover_dot(g, dirfd(dh), de->d_name);
 			continue;
 		}
-		if (gc_name_digest(de->d_name, &d) != 0 || (rc = gc_tick(g)))
+		if (layout_entry_digest(de->d_name, &d) != 0 || (rc = gc_tick(g)))
 			continue;
-		rc = fs_path(link, sizeof(link), "%s/repos/%s/_manifests/%s/%s", g->s->root, name,
-			     digest_alg_name(d.alg), d.hex);
+		rc = layout_link(g->s, name, LAYOUT_MANIFESTS, &d, link, sizeof(link));
 		if (rc || fs_exists(link) || gc_touched_since(g, dirfd(dh), de->d_name, NULL))
 			continue;
 		if (snprintf(obj, sizeof(obj), "%s/%s", dir, de->d_name) >= (int)sizeof(obj))
@@ -394,17 +394,17 @@ static enum berr sweep_entry_dir(struct gc *g, const char *name, const char *dir
 
 static enum berr sweep_entries(struct gc *g, const char *name)
 {
-	static const char *const kinds[] = { "_referrers", "_parents" };
-	static const char *const algs[] = { "sha256", "sha512" };
 	char dir[PATH_MAX], sub[PATH_MAX];
 	struct dirent *de;
 	enum berr rc = BERR_OK;
 	size_t i, j;
 	DIR *dh;
 
-	for (i = 0; rc == BERR_OK && i < 4; i++) {
-		rc = fs_path(dir, sizeof(dir), "%s/repos/%s/%s/%s", g->s->root, name,
-			     kinds[i / 2], algs[i % 2]);
+	for (i = 0; rc == BERR_OK && i < LAYOUT_SUB_COUNT * LAYOUT_ALG_COUNT; i++) {
+		if (!(layout_subs[i / LAYOUT_ALG_COUNT].flags & LAYOUT_ENTRIES))
+			continue;
+		rc = layout_alg_dir(g->s, name, (enum layout_sub)(i / LAYOUT_ALG_COUNT),
+				    layout_algs[i % LAYOUT_ALG_COUNT], dir, sizeof(dir));
 		if (rc || !(dh = opendir(dir)))
 			continue;
 		for (j = 0; rc == BERR_OK && (de = readdir(dh)); j++) {
@@ -433,18 +433,33 @@ static void rmdir_empty(const char *path)
 		    fs_path(sub, sizeof(sub), "%s/%s", path, de->d_name) == BERR_OK)
 			rmdir_empty(sub);
 	closedir(dh);
-	berr_clear();
 	rmdir(path);
 }
 
-/* Nothing linked is left: its tags can only be stale (a tag is set only
- * on a linked manifest), and its directories go if they are empty. */
-static void remove_repo(struct gc *g, const char *name)
+/* The stale tags of an emptied repository (a tag is set only on a linked
+ * manifest), each unless touched since the cutoff. */
+static void drop_stale_tags(struct gc *g, const char *name)
 {
-	static const char *const subs[] = { "_tags", "_blobs", "_manifests", "_referrers", "_parents" };
-	char dir[PATH_MAX], sub[PATH_MAX], up[REF_NAME_MAX + 1], *slash;
+	char dir[PATH_MAX];
 	struct dirent *de;
 	DIR *dh;
+
+	if (layout_repo_sub(g->s, name, LAYOUT_TAGS, dir, sizeof(dir)) || !(dh = opendir(dir)))
+		return;
+	while ((de = readdir(dh)))
+		if (de->d_name[0] != '.' && !gc_touched_since(g, dirfd(dh), de->d_name, NULL))
+			unlinkat(dirfd(dh), de->d_name, 0);
+	closedir(dh);
+}
+
+/* Nothing linked is left: its tags can only be stale, and its directories
+ * (the LAYOUT_CONTENT rows; a locked repository never gets here) go if
+ * they are empty.  Best effort in its own error context: what stays is
+ * looked at again by the next run. */
+static void remove_repo(struct gc *g, const char *name)
+{
+	char sub[PATH_MAX];
+	struct berr_ctx quiet;
 	size_t i;
 
 	if (g->o->dry_run) {
@@ -452,55 +467,60 @@ static void remove_repo(struct gc *g, const char *name)
 		gc_item(g, "repository", name, 0);
 		return;
 	}
-	if (fs_path(dir, sizeof(dir), "%s/repos/%s", g->s->root, name) ||
-	    fs_path(sub, sizeof(sub), "%s/_tags", dir))
-		return;
-	if ((dh = opendir(sub))) {
-		while ((de = readdir(dh)))
-			if (de->d_name[0] != '.' && !gc_touched_since(g, dirfd(dh), de->d_name, NULL))
-				unlinkat(dirfd(dh), de->d_name, 0);
-		closedir(dh);
-	}
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (fs_path(sub, sizeof(sub), "%s/%s", dir, subs[i]) == BERR_OK)
+	berr_enter(&quiet);
+	drop_stale_tags(g, name);
+	for (i = 0; i < LAYOUT_SUB_COUNT; i++)
+		if ((layout_subs[i].flags & LAYOUT_CONTENT) &&
+		    layout_repo_sub(g->s, name, (enum layout_sub)i, sub, sizeof(sub)) == BERR_OK)
 			rmdir_empty(sub);
-	berr_clear();
-	if (store_repo_exists(g->s, name))
-		return;
-	if (rmdir(dir) == 0 || !fs_exists(dir) || !store_repo_exists(g->s, name)) {
+	if (!store_repo_exists(g->s, name) &&
+	    (layout_repo_rmdir(g->s, name) || !store_repo_exists(g->s, name))) {
 		g->st->repos_removed++;
 		gc_item(g, "repository", name, 0);
 	}
-	/* Parents that only held it ("team" of "team/app"). */
-	snprintf(up, sizeof(up), "%s", name);
-	while ((slash = strrchr(up, '/'))) {
-		*slash = '\0';
-		if (fs_path(dir, sizeof(dir), "%s/repos/%s", g->s->root, up) || rmdir(dir) != 0)
-			break;
-	}
-	berr_clear();
+	berr_leave(&quiet);
 }
 
-/* No directory of the repository changed since T0 - max(grace, REPO_IDLE). */
+/* Has `path` changed since `before` (absent: no)? */
+static int changed_since(const char *path, const struct timespec *before)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0 && !gc_older(&sb, before);
+}
+
+/* No directory of the repository where names appear (itself, its
+ * LAYOUT_NAMED directories, per algorithm for links) changed since
+ * T0 - max(grace, REPO_IDLE). */
 static int repo_idle(struct gc *g, const char *name)
 {
-	static const char *const subs[] = { "", "/_blobs/sha256", "/_blobs/sha512",
-					    "/_manifests/sha256", "/_manifests/sha512", "/_tags" };
 	struct timespec before = g->t0;
 	char path[PATH_MAX];
-	struct stat sb;
-	size_t i;
+	struct berr_ctx quiet;
+	int idle;
+	size_t i, j;
 
 	before.tv_sec -= g->o->grace > REPO_IDLE ? g->o->grace : REPO_IDLE;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (fs_path(path, sizeof(path), "%s/repos/%s%s", g->s->root, name, subs[i])) {
-			berr_clear();
-			return 0;
+	berr_enter(&quiet);
+	idle = layout_repo(g->s, name, path, sizeof(path)) == BERR_OK &&
+	       !changed_since(path, &before);
+	for (i = 0; idle && i < LAYOUT_SUB_COUNT; i++) {
+		enum layout_sub sub = (enum layout_sub)i;
+
+		if (!(layout_subs[i].flags & LAYOUT_NAMED))
+			continue;
+		if (!(layout_subs[i].flags & LAYOUT_LINKS)) {
+			idle = layout_repo_sub(g->s, name, sub, path, sizeof(path)) == BERR_OK &&
+			       !changed_since(path, &before);
+			continue;
 		}
-		if (lstat(path, &sb) == 0 && !gc_older(&sb, &before))
-			return 0;
+		for (j = 0; idle && j < LAYOUT_ALG_COUNT; j++)
+			idle = layout_alg_dir(g->s, name, sub, layout_algs[j], path,
+					      sizeof(path)) == BERR_OK &&
+			       !changed_since(path, &before);
 	}
-	return 1;
+	berr_leave(&quiet);
+	return idle;
 }
 
 enum berr gc_repo(struct gc *g, const char *name)

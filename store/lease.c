@@ -1,6 +1,8 @@
 /*
- * lock.c - NFS-safe lock files (lock.h), shared by upload sessions and the
- * garbage collector.
+ * lease.c - NFS-safe lock files, "leases" (lease.h), shared by upload
+ * sessions and the garbage collector: mutual exclusion between processes
+ * and hosts.  Not to be confused with store/locks.c, the administrators'
+ * locks (no-write / no-delete) on repositories, tags and manifests.
  *
  * Locking works across hosts sharing the store over NFS, without flock/fcntl:
  *  - The lock file is made by writing "host pid time nonce\n" to a temporary
@@ -104,7 +106,7 @@ enum berr store_lease_create(const char *dir, const char *path, const char *toke
 
 int store_lease_is_ours(const char *path, const char *token)
 {
-	char buf[STORE_LOCK_TOKEN_MAX];
+	char buf[STORE_LEASE_TOKEN_MAX];
 
 	return fs_read_str(path, buf, sizeof(buf), NULL, ABSENT) == BERR_OK &&
 	       strcmp(buf, token) == 0;
@@ -120,7 +122,7 @@ struct taker {
 static enum berr break_locked(const struct taker *t, const char *lock, const char *seen,
 			      enum lock_result *res)
 {
-	char now[STORE_LOCK_TOKEN_MAX];
+	char now[STORE_LEASE_TOKEN_MAX];
 	time_t mtime;
 	enum berr rc;
 	int taken;
@@ -149,7 +151,7 @@ static enum berr break_locked(const struct taker *t, const char *lock, const cha
 static enum berr lock_break(const struct taker *t, const char *lock, const char *seen,
 			    enum lock_result *res)
 {
-	char brk[PATH_MAX], other[STORE_LOCK_TOKEN_MAX];
+	char brk[PATH_MAX], other[STORE_LEASE_TOKEN_MAX];
 	time_t mtime;
 	enum berr rc;
 	int taken;
@@ -180,7 +182,7 @@ enum berr store_lease_take(const char *dir, const char *token, long stale, const
 			  enum berr absent, char *holder, size_t holderlen, time_t *since)
 {
 	struct taker t = { dir, token, what, stale, absent };
-	char lock[PATH_MAX], seen[STORE_LOCK_TOKEN_MAX];
+	char lock[PATH_MAX], seen[STORE_LEASE_TOKEN_MAX];
 	enum lock_result res = LOCK_RETRY;
 	time_t mtime = 0;
 	enum berr rc;

@@ -1,20 +1,21 @@
 /*
- * lock.h - exclusive lock files that hold across hosts sharing the store
- * over NFS, without flock/fcntl (store/lease.c explains the scheme).
+ * lease.h - exclusive lock files ("leases") that hold across hosts sharing
+ * the store over NFS, without flock/fcntl (store/lease.c explains the
+ * scheme; store/locks.c, the administrators' locks, is another thing).
  *
  * Used by upload sessions (uploads/<id>/lock) and by the garbage collector
  * (gc/lock).  A lock is a file DIR/lock whose content is a token
  * "host pid time nonce\n" unique to its holder; DIR/lock.break serialises
  * the breaking of a stale one.
  */
-#ifndef BERTH_LOCK_H
-#define BERTH_LOCK_H
+#ifndef BERTH_LEASE_H
+#define BERTH_LEASE_H
 
 #include <stddef.h>
 #include <time.h>
 #include "util/err.h"
 
-#define STORE_LOCK_TOKEN_MAX 192
+#define STORE_LEASE_TOKEN_MAX 192
 
 /* A new token for this process: "host pid time nonce\n". */
 enum berr store_lease_token_new(char *out, size_t outlen);

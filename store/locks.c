@@ -56,9 +56,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/fs.h"
 #include "oci/ref.h"
+#include "store/layout.h"
 #include "store/store.h"
+#include "util/fs.h"
+#include "util/mem.h"
 
 /* Not an error code: "the file is not there" from fs_read_str(). */
 #define ABSENT BERR__COUNT
@@ -85,21 +87,14 @@ static int is_digest(const struct digest *d)
 	return d && d->alg != DIGEST_NONE;
 }
 
-/* root/repos/<name>/_locks[/<file>] for the repository (tag and d NULL or
- * empty), a tag or a digest; the name and tag are checked first. */
+/* repos/<name>/_locks/<file> of the repository (tag and d NULL or empty),
+ * a tag or a digest; the name and tag are checked first (store/layout.c). */
 static enum berr lock_path(struct store *s, const char *name, const char *tag,
 			   const struct digest *d, char *out, size_t outlen)
 {
 	enum berr rc = check_target(name, tag, d);
 
-	if (rc)
-		return rc;
-	if (is_digest(d))
-		return fs_path(out, outlen, "%s/repos/%s/_locks/%s-%s", s->root, name,
-			       digest_alg_name(d->alg), d->hex);
-	if (tag && *tag)
-		return fs_path(out, outlen, "%s/repos/%s/_locks/tag-%s", s->root, name, tag);
-	return fs_path(out, outlen, "%s/repos/%s/_locks/repo", s->root, name);
+	return rc ? rc : layout_lock(s, name, tag, d, out, outlen);
 }
 
 static void format_time(time_t t, char *out, size_t outlen)
@@ -212,7 +207,7 @@ enum berr store_lock_set(struct store *s, const struct store_lock *l)
 		     l->reason[0] ? "reason " : "", l->reason, l->reason[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return berr_set(BERR_INTERNAL, "lock file too long");
-	rc = fs_path(tmpdir, sizeof(tmpdir), "%s/tmp", s->root);
+	rc = layout_tmp_dir(s, tmpdir, sizeof(tmpdir));
 	if (rc)
 		return rc;
 	return fs_write_atomic(tmpdir, path, buf, (size_t)n);
@@ -266,52 +261,26 @@ struct lockv {
 	size_t n, cap;
 };
 
-/* The target a file name in _locks/ stands for; nonzero if it is none. */
-static int parse_file_name(const char *file, char *tag, size_t taglen, struct digest *d)
-{
-	char ds[DIGEST_STR_MAX + 8], *dash;
-
-	tag[0] = '\0';
-	memset(d, 0, sizeof(*d));
-	if (strcmp(file, "repo") == 0)
-		return 0;
-	if (strncmp(file, "tag-", 4) == 0)
-		return ref_tag_check(file + 4) != BERR_OK ||
-		       snprintf(tag, taglen, "%s", file + 4) >= (int)taglen;
-	if (snprintf(ds, sizeof(ds), "%s", file) >= (int)sizeof(ds) || !(dash = strchr(ds, '-')))
-		return 1;
-	*dash = ':';
-	return digest_parse(d, ds) != BERR_OK;
-}
-
 static enum berr list_repo(struct store *s, const char *name, struct lockv *out)
 {
 	char dir[PATH_MAX], path[PATH_MAX], tag[129];
-	struct store_lock *nv, *l;
+	struct store_lock *l;
 	struct dirent *de;
 	struct digest d;
 	enum berr rc;
 	DIR *dh;
 	int found;
 
-	rc = fs_path(dir, sizeof(dir), "%s/repos/%s/_locks", s->root, name);
+	rc = layout_repo_sub(s, name, LAYOUT_LOCKS, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	if (!(dh = opendir(dir)))
 		return errno == ENOENT || errno == ENOTDIR ? BERR_OK : berr_sys("opendir", dir);
 	while (rc == BERR_OK && (de = readdir(dh))) {
-		if (de->d_name[0] == '.' || parse_file_name(de->d_name, tag, sizeof(tag), &d)) {
-			berr_clear();
+		if (de->d_name[0] == '.' || layout_lock_name(de->d_name, tag, sizeof(tag), &d))
 			continue;
-		}
-		if (out->n == out->cap) {
-			out->cap = out->cap ? out->cap * 2 : 8;
-			if (!(nv = realloc(out->v, out->cap * sizeof(*nv)))) {
-				rc = berr_set(BERR_INTERNAL, "out of memory");
-				break;
-			}
-			out->v = nv;
-		}
+		if ((rc = mem_grow(&out->v, &out->cap, out->n + 1, sizeof(*out->v), 8, "locks")))
+			break;
 		l = &out->v[out->n];
 		fill_target(l, name, tag, &d);
 		rc = fs_path(path, sizeof(path), "%s/%s", dir, de->d_name);
@@ -380,12 +349,15 @@ enum berr store_lock_list(struct store *s, const char *name, struct store_lock *
 int store_lock_any(struct store *s, const char *name)
 {
 	struct store_lock *v = NULL;
+	struct berr_ctx probe;
+	enum berr rc;
 	size_t n = 0;
 
-	if (store_lock_list(s, name, &v, &n) != BERR_OK) {
-		berr_clear();
+	berr_enter(&probe);
+	rc = store_lock_list(s, name, &v, &n);
+	berr_leave(&probe);
+	if (rc != BERR_OK)
 		return 1; /* cannot tell: keep what it guards */
-	}
 	free(v);
 	return n > 0;
 }
@@ -447,19 +419,17 @@ enum berr store_lock_check_write(struct store *s, const char *name, const char *
 static int tag_names(struct store *s, const char *name, const char *tag, const struct digest *d)
 {
 	char path[PATH_MAX], buf[DIGEST_STR_MAX + 8];
+	struct berr_ctx probe;
 	struct digest t;
+	int same;
 
-	if (fs_path(path, sizeof(path), "%s/repos/%s/_tags/%s", s->root, name, tag) ||
-	    fs_read_str(path, buf, sizeof(buf), NULL, ABSENT) != BERR_OK) {
-		berr_clear();
-		return 0;
-	}
-	buf[strcspn(buf, " \t\r\n")] = '\0';
-	if (digest_parse(&t, buf) != BERR_OK) {
-		berr_clear();
-		return 0;
-	}
-	return digest_equal(&t, d);
+	berr_enter(&probe);
+	same = layout_tag(s, name, tag, path, sizeof(path)) == BERR_OK &&
+	       fs_read_str(path, buf, sizeof(buf), NULL, ABSENT) == BERR_OK &&
+	       (buf[strcspn(buf, " \t\r\n")] = '\0', digest_parse(&t, buf) == BERR_OK) &&
+	       digest_equal(&t, d);
+	berr_leave(&probe);
+	return same;
 }
 
 /* Deleting manifest `d` removes the tags naming it: a no-delete lock on any

@@ -1,6 +1,6 @@
 /*
  * referrers.c - the referrers index and the parent index of a repository
- * (layout: store.h), and store_referrers_list().
+ * (drawn in store.h, spelled by store/layout.c), and store_referrers_list().
  *
  * The referrers API asks "which manifests of this repository have subject
  * X?".  Answering by reading every manifest would cost a scan per request,
@@ -41,34 +41,13 @@
 #include <unistd.h>
 #include <jansson.h>
 
-#include "util/fs.h"
-#include "oci/ref.h"
+#include "store/layout.h"
 #include "store/store.h"
+#include "util/fs.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define ENTRY_MAX (MANIFEST_MAX_SIZE + 4096) /* descriptor: annotations + a little */
-
-/* root/repos/<name>/<kind>/<key alg>/<key hex>[/<d alg>-<d hex>] (d may be NULL). */
-static enum berr entry_path(struct store *s, const char *name, const char *kind,
-			    const struct digest *key, const struct digest *d,
-			    char *out, size_t outlen)
-{
-	char check[PATH_MAX];
-	enum berr rc;
-
-	if (name == NULL || ref_name_check(name) != BERR_OK)
-		return berr_set(BERR_NAME_INVALID, "invalid repository name");
-	rc = store_blob_path(s, key, check, sizeof(check)); /* validates the digests */
-	if (rc == BERR_OK && d)
-		rc = store_blob_path(s, d, check, sizeof(check));
-	if (rc)
-		return rc;
-	if (d == NULL)
-		return fs_path(out, outlen, "%s/repos/%s/%s/%s/%s", s->root, name, kind,
-			       digest_alg_name(key->alg), key->hex);
-	return fs_path(out, outlen, "%s/repos/%s/%s/%s/%s/%s-%s", s->root, name, kind,
-		       digest_alg_name(key->alg), key->hex, digest_alg_name(d->alg), d->hex);
-}
 
 static enum berr write_entry(struct store *s, const char *path, const char *content,
 			     size_t len, int only_missing)
@@ -78,7 +57,7 @@ static enum berr write_entry(struct store *s, const char *path, const char *cont
 
 	if (only_missing && fs_exists(path))
 		return BERR_OK;
-	rc = fs_path(tmpdir, sizeof(tmpdir), "%s/tmp", s->root);
+	rc = layout_tmp_dir(s, tmpdir, sizeof(tmpdir));
 	if (rc)
 		return rc;
 	return fs_write_atomic(tmpdir, path, content, len);
@@ -135,7 +114,10 @@ static enum berr remove_entry(const char *path)
  * is fsynced once.  A filesystem without hard links gets a copy per entry
  * (fsync, rename), still with one directory fsync per directory.  When
  * store_manifest_entries_write() returns, every entry is durable: the
- * manifest's link, written next, never precedes its entries on disk. */
+ * manifest's link, written next, never precedes its entries on disk.  This
+ * is the one publish in the store that does not go through fs_publish():
+ * that one takes a temporary per name and fsyncs the directory per name,
+ * which is exactly the cost the batch avoids. */
 struct batch {
 	struct store *s;
 	const char *content;
@@ -152,7 +134,7 @@ static enum berr batch_file(struct batch *b, char *tmp, size_t tmplen)
 	enum berr rc;
 	int fd;
 
-	rc = fs_path(tmpdir, sizeof(tmpdir), "%s/tmp", b->s->root);
+	rc = layout_tmp_dir(b->s, tmpdir, sizeof(tmpdir));
 	if (rc == BERR_OK)
 		rc = fs_tmp_create(tmpdir, "e", tmp, tmplen, &fd);
 	if (rc)
@@ -267,17 +249,17 @@ static enum berr write_parents(struct store *s, const char *name, const struct m
 		if (m->refs[i].kind != MREF_MANIFEST)
 			continue;
 		alg = m->refs[i].digest.alg == DIGEST_SHA512;
-		rc = entry_path(s, name, "_parents", &m->refs[i].digest, d, path, sizeof(path));
+		rc = layout_entry(s, name, LAYOUT_PARENTS, &m->refs[i].digest, d, path, sizeof(path));
 		if (rc || (only_missing && fs_exists(path)))
 			continue;
-		rc = entry_path(s, name, "_parents", &m->refs[i].digest, NULL, dir, sizeof(dir));
+		rc = layout_entry(s, name, LAYOUT_PARENTS, &m->refs[i].digest, NULL, dir, sizeof(dir));
 		if (rc == BERR_OK)
 			rc = batch_put(&b, path, dir, alg, only_missing, &n);
 		named[i] = rc == BERR_OK && n;
 	}
 	batch_end(&b);
 	for (i = 0; rc == BERR_OK && i < m->nrefs; i++)
-		if (named[i] && (rc = entry_path(s, name, "_parents", &m->refs[i].digest, NULL,
+		if (named[i] && (rc = layout_entry(s, name, LAYOUT_PARENTS, &m->refs[i].digest, NULL,
 						 dir, sizeof(dir))) == BERR_OK)
 			rc = fs_fsync_dir(dir);
 	for (alg = 0; rc == BERR_OK && alg < 2; alg++)
@@ -295,7 +277,7 @@ enum berr store_manifest_entries_write(struct store *s, const char *name,
 	enum berr rc = BERR_OK;
 
 	if (m->has_subject) {
-		rc = entry_path(s, name, "_referrers", &m->subject.digest, d, path, sizeof(path));
+		rc = layout_entry(s, name, LAYOUT_REFERRERS, &m->subject.digest, d, path, sizeof(path));
 		if (rc == BERR_OK && !(only_missing && fs_exists(path)))
 			rc = referrer_descriptor(m, media_type, d, len, &desc);
 		if (rc == BERR_OK && desc)
@@ -317,7 +299,7 @@ enum berr store_manifest_entries_remove(struct store *s, const char *name,
 	size_t i;
 
 	if (m->has_subject) {
-		rc = entry_path(s, name, "_referrers", &m->subject.digest, d, path, sizeof(path));
+		rc = layout_entry(s, name, LAYOUT_REFERRERS, &m->subject.digest, d, path, sizeof(path));
 		if (rc == BERR_OK)
 			rc = remove_entry(path);
 	}
@@ -326,14 +308,14 @@ enum berr store_manifest_entries_remove(struct store *s, const char *name,
 	for (i = 0; rc == BERR_OK && i < m->nrefs; i++) {
 		if (m->refs[i].kind != MREF_MANIFEST)
 			continue;
-		rc = entry_path(s, name, "_parents", &m->refs[i].digest, d, path, sizeof(path));
+		rc = layout_entry(s, name, LAYOUT_PARENTS, &m->refs[i].digest, d, path, sizeof(path));
 		if (rc == BERR_OK && unlink(path) == 0)
 			gone[i] = 1;
 		else if (rc == BERR_OK && errno != ENOENT && errno != ENOTDIR)
 			rc = berr_sys("removing", path);
 	}
 	for (i = 0; rc == BERR_OK && i < m->nrefs; i++)
-		if (gone[i] && (rc = entry_path(s, name, "_parents", &m->refs[i].digest, d, path,
+		if (gone[i] && (rc = layout_entry(s, name, LAYOUT_PARENTS, &m->refs[i].digest, d, path,
 						sizeof(path))) == BERR_OK)
 			rc = fs_fsync_parent(path);
 	free(gone);
@@ -352,40 +334,24 @@ static int cmp_referrer(const void *a, const void *b)
 	return strcmp(((const struct referrer *)a)->digest, ((const struct referrer *)b)->digest);
 }
 
-/* "<alg>-<hex>" -> digest; nonzero for temporaries and anything else. */
-static int entry_digest(const char *ent, struct digest *d)
-{
-	char buf[DIGEST_STR_MAX + 8], *dash;
-
-	if (ent[0] == '.' || strlen(ent) >= sizeof(buf))
-		return -1;
-	strcpy(buf, ent);
-	dash = strchr(buf, '-');
-	if (dash == NULL)
-		return -1;
-	*dash = ':';
-	if (digest_parse(d, buf) != BERR_OK) {
-		berr_clear();
-		return -1;
-	}
-	return 0;
-}
-
 /* The descriptor in entry `path` of referrer `d`, or NULL (with *rc still
  * BERR_OK) when the entry is stale, vanished or damaged. */
 static json_t *load_referrer(struct store *s, const char *name, const char *path,
 			     const struct digest *d, enum berr *rc)
 {
 	char *buf = NULL, dstr[DIGEST_STR_MAX];
+	struct berr_ctx probe;
 	json_error_t jerr;
 	json_t *o = NULL;
 	size_t len;
+	int linked;
 
 	*rc = BERR_OK;
-	if (store_manifest_linked(s, name, d, NULL, 0) != BERR_OK) {
-		berr_clear(); /* stale: deleted, crashed, or a PUT not yet published */
-		return NULL;
-	}
+	berr_enter(&probe);
+	linked = store_manifest_linked(s, name, d, NULL, 0) == BERR_OK;
+	berr_leave(&probe);
+	if (!linked)
+		return NULL; /* stale: deleted, crashed, or a PUT not yet published */
 	*rc = fs_read_small(path, ENTRY_MAX, &buf, &len, BERR_MANIFEST_UNKNOWN);
 	if (*rc == BERR_MANIFEST_UNKNOWN) {
 		*rc = BERR_OK; /* removed under us by a delete */
@@ -420,7 +386,6 @@ static enum berr read_referrers(struct store *s, const char *name, const char *d
 				const char *artifact_type, struct referrer **v, size_t *n)
 {
 	char path[PATH_MAX];
-	struct referrer *nv;
 	struct dirent *de;
 	struct digest d;
 	enum berr rc = BERR_OK;
@@ -431,7 +396,7 @@ static enum berr read_referrers(struct store *s, const char *name, const char *d
 	if (!(dh = opendir(dir)))
 		return errno == ENOENT || errno == ENOTDIR ? BERR_OK : berr_sys("opendir", dir);
 	while (rc == BERR_OK && (de = readdir(dh))) {
-		if (entry_digest(de->d_name, &d) != 0)
+		if (layout_entry_digest(de->d_name, &d) != 0)
 			continue;
 		rc = fs_path(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (rc || !(o = load_referrer(s, name, path, &d, &rc)))
@@ -440,14 +405,9 @@ static enum berr read_referrers(struct store *s, const char *name, const char *d
 			json_decref(o);
 			continue;
 		}
-		if (*n == cap) {
-			cap = cap ? cap * 2 : 16;
-			if (!(nv = realloc(*v, cap * sizeof(**v)))) {
-				json_decref(o);
-				rc = berr_set(BERR_INTERNAL, "out of memory listing %s", dir);
-				break;
-			}
-			*v = nv;
+		if ((rc = mem_grow(v, &cap, *n + 1, sizeof(**v), 16, "referrers"))) {
+			json_decref(o);
+			break;
 		}
 		digest_format(&d, (*v)[*n].digest);
 		(*v)[(*n)++].desc = o;
@@ -466,7 +426,7 @@ enum berr store_referrers_list(struct store *s, const char *name, const struct d
 	size_t n = 0, i;
 
 	*out = NULL;
-	rc = entry_path(s, name, "_referrers", subject, NULL, dir, sizeof(dir));
+	rc = layout_entry(s, name, LAYOUT_REFERRERS, subject, NULL, dir, sizeof(dir));
 	if (rc == BERR_OK)
 		rc = read_referrers(s, name, dir, artifact_type, &v, &n);
 	if (rc)

@@ -1,16 +1,15 @@
 /*
- * repo.c - repositories: blob links, manifest links and tags.
+ * repo.c - writing repositories: blob links, manifest links and tags.
  *
- * A repository is a directory of links under root/repos/<name>/ (layout:
- * store.h).  A link is a small file whose existence says "this digest is in
+ * A repository is a directory of links under root/repos/<name>/ (drawn in
+ * store.h, spelled by store/layout.c).  A link is a small file whose existence says "this digest is in
  * this repository"; a manifest link holds the media type, a tag holds
  * "<alg>:<hex>\n".  Each is written to root/tmp, fsynced and renamed into
  * place, so two clients setting the same tag at once both succeed and the tag
  * ends up naming one of the two manifests, whole.
  *
- * Lookups always confirm the target too (link present AND blob bytes present):
- * a collector that removes a blob before its links, or a crash in the middle
- * of anything, can then never make a dangling reference look valid.
+ * The lookups (is it linked, what does a tag name) are store/lookup.c's,
+ * below this file and store/referrers.c, which both use them.
  *
  * A manifest PUT also records its referrer / parent entries (store/referrers.c)
  * before its link, and two checks after publishing close the races with a
@@ -29,9 +28,8 @@
  * served as pushed and fail every pull.  It tells a size only for what is
  * in the repository, so a push cannot probe other repositories' blobs.
  *
- * Names and tags arrive already checked against the spec's grammar; the
- * cheap re-checks below only guarantee that no path is ever built from
- * anything else (no "..", no leading '/', no stray characters).
+ * Names and tags arrive already checked against the spec's grammar;
+ * store/layout.c checks them again before any path is built of them.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,125 +38,18 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "store/layout.h"
 #include "store/store.h"
-
-static int name_sane(const char *name)
-{
-	size_t i, n = strnlen(name, 256);
-
-	if (n == 0 || n > 255)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-		int start = (i == 0 || name[i - 1] == '/');
-
-		if (start && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			return 0; /* no "", ".", "..", "_blobs" components, no '/' at either end */
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-' || c == '/'))
-			return 0;
-	}
-	return name[n - 1] != '/';
-}
-
-static int tag_sane(const char *tag)
-{
-	size_t i, n = strnlen(tag, 129);
-
-	if (n == 0 || n > 128 || tag[0] == '.' || tag[0] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = tag[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
-
-static enum berr check_name(const char *name)
-{
-	if (name == NULL || !name_sane(name))
-		return berr_set(BERR_NAME_INVALID, "invalid repository name");
-	return BERR_OK;
-}
-
-/* root/repos/<name>/<kind>/<alg>/<hex> */
-static enum berr link_path(struct store *s, const char *name, const char *kind,
-			   const struct digest *d, char *out, size_t outlen)
-{
-	char blob[PATH_MAX];
-	enum berr rc;
-
-	rc = check_name(name);
-	if (rc == BERR_OK)
-		rc = store_blob_path(s, d, blob, sizeof(blob)); /* validates d */
-	if (rc)
-		return rc;
-	return fs_path(out, outlen, "%s/repos/%s/%s/%s/%s", s->root, name, kind,
-		       digest_alg_name(d->alg), d->hex);
-}
-
-static enum berr tag_path(struct store *s, const char *name, const char *tag,
-			  char *out, size_t outlen)
-{
-	enum berr rc = check_name(name);
-
-	if (rc)
-		return rc;
-	if (tag == NULL || !tag_sane(tag))
-		return berr_set(BERR_MANIFEST_INVALID, "invalid tag");
-	return fs_path(out, outlen, "%s/repos/%s/_tags/%s", s->root, name, tag);
-}
 
 static enum berr write_link(struct store *s, const char *path, const char *content)
 {
 	char tmpdir[PATH_MAX];
 	enum berr rc;
 
-	rc = fs_path(tmpdir, sizeof(tmpdir), "%s/tmp", s->root);
+	rc = layout_tmp_dir(s, tmpdir, sizeof(tmpdir));
 	if (rc)
 		return rc;
 	return fs_write_atomic(tmpdir, path, content, strlen(content));
-}
-
-int store_repo_exists(struct store *s, const char *name)
-{
-	static const char *const kinds[] = { "_blobs", "_manifests" };
-	char path[PATH_MAX];
-	struct stat st;
-	size_t i;
-
-	if (check_name(name))
-		return 0;
-	for (i = 0; i < 2; i++) {
-		if (fs_path(path, sizeof(path), "%s/repos/%s/%s", s->root, name, kinds[i]))
-			return 0;
-		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-			return 1;
-	}
-	return 0;
-}
-
-enum berr store_blob_linked(struct store *s, const char *name, const struct digest *d)
-{
-	return store_blob_linked_size(s, name, d, NULL);
-}
-
-enum berr store_blob_linked_size(struct store *s, const char *name, const struct digest *d,
-				 int64_t *size)
-{
-	char path[PATH_MAX], dstr[DIGEST_STR_MAX];
-	enum berr rc;
-
-	rc = link_path(s, name, "_blobs", d, path, sizeof(path));
-	if (rc)
-		return rc;
-	if (!fs_exists(path))
-		return berr_set(BERR_BLOB_UNKNOWN, "blob %s is not in repository %s",
-				digest_format(d, dstr), name);
-	return store_blob_stat(s, d, size);
 }
 
 /* The collector took the blob while we published a reference to it. */
@@ -178,7 +69,7 @@ enum berr store_blob_link(struct store *s, const char *name, const struct digest
 	enum berr rc;
 	int made = 0;
 
-	rc = link_path(s, name, "_blobs", d, path, sizeof(path));
+	rc = layout_link(s, name, LAYOUT_BLOBS, d, path, sizeof(path));
 	if (rc == BERR_OK)
 		rc = store_blob_touch(s, d);
 	if (rc)
@@ -197,34 +88,6 @@ enum berr store_blob_link(struct store *s, const char *name, const struct digest
 	if (made && unlink(path) == 0)
 		fs_fsync_parent(path);
 	return swept(d, name, NULL);
-}
-
-enum berr store_manifest_linked(struct store *s, const char *name,
-				const struct digest *d, char *mt, size_t mtlen)
-{
-	char path[PATH_MAX], dstr[DIGEST_STR_MAX], buf[256];
-	enum berr rc;
-	size_t n;
-
-	rc = link_path(s, name, "_manifests", d, path, sizeof(path));
-	if (rc)
-		return rc;
-	rc = fs_read_str(path, buf, sizeof(buf), NULL, BERR_MANIFEST_UNKNOWN);
-	if (rc == BERR_OK && store_blob_stat(s, d, NULL) != BERR_OK)
-		rc = BERR_MANIFEST_UNKNOWN;
-	if (rc == BERR_MANIFEST_UNKNOWN)
-		return berr_set(rc, "manifest %s is not in repository %s",
-				digest_format(d, dstr), name);
-	if (rc)
-		return rc;
-	n = strcspn(buf, " \t\r\n");
-	buf[n] = '\0';
-	if (mt && mtlen) {
-		if (n >= mtlen)
-			return berr_set(BERR_INTERNAL, "%s: media type too long", path);
-		memcpy(mt, buf, n + 1);
-	}
-	return BERR_OK;
 }
 
 enum berr store_manifest_check_refs(struct store *s, const char *name,
@@ -260,11 +123,13 @@ enum berr store_manifest_check_refs(struct store *s, const char *name,
  * repository: absent here, store_manifest_check_refs names it. */
 static int ref_in_repo(struct store *s, const char *name, const struct manifest_ref *r)
 {
+	struct berr_ctx probe;
 	enum berr rc;
 
+	berr_enter(&probe);
 	rc = r->kind == MREF_MANIFEST ? store_manifest_linked(s, name, &r->digest, NULL, 0) :
 					store_blob_linked(s, name, &r->digest);
-	berr_clear();
+	berr_leave(&probe);
 	return rc == BERR_OK;
 }
 
@@ -273,6 +138,7 @@ enum berr store_manifest_check_sizes(struct store *s, const char *name,
 {
 	char dstr[DIGEST_STR_MAX];
 	const struct manifest_ref *r;
+	struct berr_ctx probe;
 	int64_t size;
 	enum berr rc;
 	size_t i;
@@ -281,12 +147,13 @@ enum berr store_manifest_check_sizes(struct store *s, const char *name,
 		r = &m->refs[i];
 		if (r->external)
 			continue;
+		berr_enter(&probe);
 		rc = store_blob_stat(s, &r->digest, &size);
 		if (rc == BERR_BLOB_UNKNOWN) {
-			berr_clear(); /* absent: store_manifest_check_refs names it */
+			berr_leave(&probe); /* absent: store_manifest_check_refs names it */
 			continue;
 		}
-		if (rc)
+		if (berr_pass(&probe, rc))
 			return rc;
 		if (r->size != size && ref_in_repo(s, name, r))
 			return berr_set(BERR_MANIFEST_INVALID, "manifest invalid: %s %s has size "
@@ -348,7 +215,7 @@ static enum berr refs_touch(struct store *s, const char *name, const struct mani
 			continue;
 		rc = store_blob_touch(s, &r->digest);
 		if (rc == BERR_OK && r->kind != MREF_MANIFEST) {
-			rc = link_path(s, name, "_blobs", &r->digest, path, sizeof(path));
+			rc = layout_link(s, name, LAYOUT_BLOBS, &r->digest, path, sizeof(path));
 			if (rc == BERR_OK)
 				rc = store_touch(path, BERR_BLOB_UNKNOWN);
 		}
@@ -380,9 +247,9 @@ enum berr store_manifest_put(struct store *s, const char *name, const struct man
 		return berr_set(BERR_DIGEST_INVALID, "computed %s does not match %s",
 				digest_format(&d, got_s), digest_format(want, want_s));
 	if (tag)
-		rc = tag_path(s, name, tag, path, sizeof(path)); /* refuse a bad tag early */
+		rc = layout_tag(s, name, tag, path, sizeof(path)); /* refuse a bad tag early */
 	if (rc == BERR_OK)
-		rc = link_path(s, name, "_manifests", &d, path, sizeof(path));
+		rc = layout_link(s, name, LAYOUT_MANIFESTS, &d, path, sizeof(path));
 	if (rc == BERR_OK)
 		rc = store_blob_put_known(s, &d, buf, len);
 	if (rc == BERR_OK)
@@ -411,40 +278,6 @@ enum berr store_manifest_put(struct store *s, const char *name, const struct man
 	return rc;
 }
 
-enum berr store_tag_read(struct store *s, const char *name, const char *tag,
-			 struct digest *out)
-{
-	char path[PATH_MAX], buf[DIGEST_STR_MAX + 8];
-	enum berr rc;
-
-	rc = tag_path(s, name, tag, path, sizeof(path));
-	if (rc)
-		return rc;
-	rc = fs_read_str(path, buf, sizeof(buf), NULL, BERR_MANIFEST_UNKNOWN);
-	if (rc == BERR_MANIFEST_UNKNOWN)
-		return berr_set(rc, "tag %s is not in repository %s", tag, name);
-	if (rc)
-		return rc;
-	buf[strcspn(buf, " \t\r\n")] = '\0';
-	if (digest_parse(out, buf) != BERR_OK)
-		return berr_set(BERR_INTERNAL, "%s: damaged tag file", path);
-	return BERR_OK;
-}
-
-enum berr store_tag_resolve(struct store *s, const char *name, const char *tag,
-			    struct digest *out)
-{
-	struct digest d;
-	enum berr rc;
-
-	rc = store_tag_read(s, name, tag, &d);
-	if (rc == BERR_OK)
-		rc = store_manifest_linked(s, name, &d, NULL, 0);
-	if (rc == BERR_OK && out)
-		*out = d;
-	return rc;
-}
-
 /* Remove the tag file at `path` if it still holds `line` (a tag set to
  * another manifest in between is left alone, but for the instant between
  * the read and the unlink, which no lock-free store can close). */
@@ -464,7 +297,7 @@ enum berr store_tag_set(struct store *s, const char *name, const char *tag,
 	enum berr rc;
 	size_t n;
 
-	rc = tag_path(s, name, tag, path, sizeof(path));
+	rc = layout_tag(s, name, tag, path, sizeof(path));
 	if (rc == BERR_OK)
 		rc = store_manifest_linked(s, name, d, NULL, 0); /* never a dangling tag */
 	if (rc)

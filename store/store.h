@@ -9,7 +9,9 @@
  * parent directory).  A crash at any point can leave unreferenced garbage
  * (for the collector) but never a visible object that is corrupt or dangling.
  *
- * On-disk layout (root = the configured store directory):
+ * On-disk layout (root = the configured store directory; store/layout.c is
+ * the only code that spells it, and its table of a repository's directories
+ * is the only list of them):
  *
  *   root/
  *     blobs/sha256/ab/ab12...ef          blob bytes, named by digest, mode 0644
@@ -50,6 +52,7 @@
  *                                        removed, the same way (readers skip
  *                                        dot names)
  *     quarantine/<alg>-<hex>.<rnd>       corrupt blobs moved aside by fsck --repair
+ *     quarantine/<name>.<rnd>            ... and other files found under blobs/
  *
  * A repository name's components match [a-z0-9]+..., so the "_blobs",
  * "_manifests" and "_tags" directories can never clash with a nested
@@ -116,9 +119,14 @@ enum berr store_blob_put_known(struct store *s, const struct digest *d,
 enum berr store_blob_read(struct store *s, const struct digest *d, size_t max,
 			  char **buf, size_t *len);
 
-/* ---- repositories and links ---- */
+/* ---- repositories and links (lookups: store/lookup.c) ---- */
 /* `name` must already have passed ref_name_check(). */
 int store_repo_exists(struct store *s, const char *name);
+/* What a repository holds, by its files (dangling ones too). */
+struct store_repo_counts {
+	long tags, manifests, blob_links, locks;
+};
+enum berr store_repo_count(struct store *s, const char *name, struct store_repo_counts *c);
 /* 0 = linked; BERR_BLOB_UNKNOWN if not linked into `name` or the blob is gone. */
 enum berr store_blob_linked(struct store *s, const char *name, const struct digest *d);
 /* The same, with the blob's size (from the stat that checks it is there). */
@@ -186,6 +194,24 @@ enum berr store_tag_delete(struct store *s, const char *name, const char *tag);
 /* Unlink the blob from `name` (the bytes stay for other repositories and the
  * collector).  BERR_BLOB_UNKNOWN if it is not linked. */
 enum berr store_blob_unlink(struct store *s, const char *name, const struct digest *d);
+
+/* ---- an administrator's surgery (store/delete.c, store/blob.c) ---- */
+/* Remove only the manifest link of `d` (unlink + fsync of its directory):
+ * for a link whose manifest bytes are gone (fsck --repair), where
+ * store_manifest_delete has nothing to read.  BERR_MANIFEST_UNKNOWN if absent. */
+enum berr store_manifest_unlink(struct store *s, const char *name, const struct digest *d);
+/* Remove the whole repository: each of its directories, in the publishing
+ * order backwards (layout_subs[]), is renamed into tmp/ (fsync of the
+ * repository's directory) and deleted there; then its directory and the
+ * parents that only held it.  Locks are not checked here (the caller does:
+ * store_lock_check_repo_remove).  *c (may be NULL) gets what it held.
+ * BERR_NAME_UNKNOWN if it does not exist.  Blobs stay for the collector. */
+enum berr store_repo_remove(struct store *s, const char *name, struct store_repo_counts *c);
+/* Move a blob (one that fails its digest) to quarantine/<alg>-<hex>.<rnd>,
+ * or any other file under blobs/ to quarantine/<its name>.<rnd>: rename,
+ * then fsync of both directories.  The new path goes to `to`. */
+enum berr store_blob_quarantine(struct store *s, const struct digest *d, char *to, size_t tolen);
+enum berr store_stray_quarantine(struct store *s, const char *path, char *to, size_t tolen);
 
 /* The referrers of `subject` in `name`: a JSON array (new reference, caller
  * json_decref()s) of descriptors {mediaType, digest, size, artifactType?,

@@ -1,7 +1,7 @@
 /*
  * tags.c - listing a repository's tags (store_tag_list in store.h).
  *
- * Tags are the names of the files in repos/<name>/_tags/.  A listing reads
+ * Tags are the names of the files in repos/<name>/_tags/ (store/layout.c).  A listing reads
  * the directory once and sorts it; temporaries being renamed into place
  * start with '.', which no tag can, and are skipped.  store_names_page()
  * cuts the n/last page out of a sorted listing; the catalog uses it too.
@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oci/ref.h"
+#include "store/layout.h"
 #include "store/store.h"
+#include "util/mem.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -24,36 +25,34 @@ static int cmp_str(const void *a, const void *b)
 static enum berr read_tags(const char *dir, char ***out, size_t *count)
 {
 	size_t cap = 0, n = 0;
-	char **v = NULL, **nv;
+	char **v = NULL;
 	struct dirent *de;
+	enum berr rc;
 	DIR *d;
 
 	if (!(d = opendir(dir)))
 		return errno == ENOENT ? BERR_OK : berr_sys("opendir", dir);
 	while ((de = readdir(d))) {
-		if (ref_tag_check(de->d_name) != BERR_OK)
+		if (!layout_is_tag(de->d_name))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if (!(nv = realloc(v, cap * sizeof(*v))))
-				goto oom;
-			v = nv;
+		if ((rc = mem_grow(&v, &cap, n + 1, sizeof(*v), 64, "tags")))
+			goto fail;
+		if (!(v[n] = strdup(de->d_name))) {
+			rc = berr_set(BERR_INTERNAL, "out of memory listing %s", dir);
+			goto fail;
 		}
-		if (!(v[n] = strdup(de->d_name)))
-			goto oom;
 		n++;
 	}
 	closedir(d);
-	berr_clear();
 	if (n > 1) /* qsort(NULL, 0) is undefined */
 		qsort(v, n, sizeof(*v), cmp_str);
 	*out = v;
 	*count = n;
 	return BERR_OK;
-oom:
+fail:
 	closedir(d);
 	store_tag_list_free(v, n);
-	return berr_set(BERR_INTERNAL, "out of memory listing %s", dir);
+	return rc;
 }
 
 void store_names_page(char **all, size_t total, const char *last, long n,
@@ -92,8 +91,8 @@ enum berr store_tag_list(struct store *s, const char *name, const char *last, lo
 	*more = 0;
 	if (!store_repo_exists(s, name))
 		return berr_set(BERR_NAME_UNKNOWN, "repository %s is not known", name);
-	if (snprintf(dir, sizeof(dir), "%s/repos/%s/_tags", s->root, name) >= (int)sizeof(dir))
-		return berr_set(BERR_NAME_INVALID, "repository name too long");
+	if ((err = layout_repo_sub(s, name, LAYOUT_TAGS, dir, sizeof(dir))))
+		return err;
 	if ((err = read_tags(dir, &all, &total)))
 		return err;
 	store_names_page(all, total, last, n, out, count, more);

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "util/fs.h"
+#include "store/layout.h"
 #include "store/lease.h"
 #include "oci/ref.h"
 #include "store/store.h"
@@ -85,17 +86,19 @@ static int expired(const struct store *s, time_t updated, time_t now)
 	return updated + s->upload_ttl < now;
 }
 
-/* uploads/<id>[/file]; the id is checked here, before it becomes a path. */
-static enum berr session_path(struct store *s, const char *id, const char *file,
+/* uploads/<id>[/file]; the id is checked before it becomes a path
+ * (store/layout.c). */
+static enum berr session_path(struct store *s, const char *id, enum layout_upload which,
 			      char *out, size_t outlen)
 {
-	enum berr rc = ref_upload_id_check(id);
+	return layout_upload(s, id, which, out, outlen);
+}
 
-	if (rc)
-		return rc;
-	if (file)
-		return fs_path(out, outlen, "%s/uploads/%s/%s", s->root, id, file);
-	return fs_path(out, outlen, "%s/uploads/%s", s->root, id);
+/* `file` of the session being built or removed in directory `dir`. */
+static enum berr session_file(const char *dir, enum layout_upload which, char *out,
+			      size_t outlen)
+{
+	return fs_path(out, outlen, "%s/%s", dir, layout_upload_file(which));
 }
 
 /* ---- the state file ---- */
@@ -138,7 +141,7 @@ static enum berr state_read(struct store *s, const char *id, struct ustate *st)
 
 	memset(st, 0, sizeof(*st));
 	st->offset = -1;
-	rc = session_path(s, id, "state", path, sizeof(path));
+	rc = session_path(s, id, LAYOUT_UPLOAD_STATE, path, sizeof(path));
 	if (rc)
 		return rc;
 	rc = fs_read_str(path, text, sizeof(text), NULL, ABSENT);
@@ -169,7 +172,7 @@ static enum berr state_write(struct upload *u, const char *dir, int64_t offset,
 
 	rc = hasher_save(h, hex, sizeof(hex));
 	if (rc == BERR_OK)
-		rc = fs_path(path, sizeof(path), "%s/state", dir);
+		rc = session_file(dir, LAYOUT_UPLOAD_STATE, path, sizeof(path));
 	if (rc)
 		return rc;
 	n = snprintf(text, sizeof(text),
@@ -208,7 +211,7 @@ static enum berr lock_refresh(struct upload *u)
 	char lock[PATH_MAX], what[64];
 	enum berr rc;
 
-	rc = session_path(u->store, u->id, "lock", lock, sizeof(lock));
+	rc = session_path(u->store, u->id, LAYOUT_UPLOAD_LOCK, lock, sizeof(lock));
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "upload %s", u->id);
@@ -225,7 +228,7 @@ static void lock_release(struct upload *u)
 	if (!u->locked)
 		return;
 	u->locked = 0;
-	if (session_path(u->store, u->id, "lock", lock, sizeof(lock)) == BERR_OK)
+	if (session_path(u->store, u->id, LAYOUT_UPLOAD_LOCK, lock, sizeof(lock)) == BERR_OK)
 		store_lease_release(lock, u->lock_token);
 }
 
@@ -234,18 +237,20 @@ static void lock_release(struct upload *u)
 /* Rename the session into tmp/, then delete it there. */
 static enum berr upload_remove(struct upload *u)
 {
-	char dir[PATH_MAX], dead[PATH_MAX], rnd[17];
+	char dir[PATH_MAX], dead[PATH_MAX], rnd[17], name[REF_UPLOAD_ID_LEN + 20];
 	enum berr rc;
 
 	stage_release(&u->stage); /* joins the helper before its fd goes */
 	if (u->datafd >= 0)
 		close(u->datafd);
 	u->datafd = -1;
-	rc = session_path(u->store, u->id, NULL, dir, sizeof(dir));
+	rc = session_path(u->store, u->id, LAYOUT_UPLOAD_DIR, dir, sizeof(dir));
 	if (rc == BERR_OK)
 		rc = fs_random_hex(rnd, 8);
 	if (rc == BERR_OK)
-		rc = fs_path(dead, sizeof(dead), "%s/tmp/dead.%s.%s", u->store->root, u->id, rnd);
+		rc = fs_path(name, sizeof(name), "%s.%s", u->id, rnd);
+	if (rc == BERR_OK)
+		rc = layout_tmp(u->store, "dead", name, dead, sizeof(dead));
 	if (rc)
 		return rc;
 	if (rename(dir, dead) != 0)
@@ -267,12 +272,12 @@ static enum berr upload_build(struct upload *u, const char *tmpdir, const char *
 		return berr_sys("mkdir", tmpdir);
 	rc = store_lease_token_new(u->lock_token, sizeof(u->lock_token));
 	if (rc == BERR_OK)
-		rc = fs_path(path, sizeof(path), "%s/lock", tmpdir);
+		rc = session_file(tmpdir, LAYOUT_UPLOAD_LOCK, path, sizeof(path));
 	if (rc == BERR_OK)
 		rc = store_lease_create(tmpdir, path, u->lock_token, BERR_BLOB_UPLOAD_UNKNOWN,
 				       "upload session", &taken);
 	if (rc == BERR_OK)
-		rc = fs_path(path, sizeof(path), "%s/data", tmpdir);
+		rc = session_file(tmpdir, LAYOUT_UPLOAD_DATA, path, sizeof(path));
 	if (rc)
 		return rc;
 	u->datafd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, FS_FILE_MODE);
@@ -300,9 +305,9 @@ enum berr store_upload_create(struct store *s, const char *name, struct upload *
 	snprintf(u->repo, sizeof(u->repo), "%s", name);
 	rc = ref_upload_id_new(u->id);
 	if (rc == BERR_OK)
-		rc = session_path(s, u->id, NULL, dir, sizeof(dir));
+		rc = session_path(s, u->id, LAYOUT_UPLOAD_DIR, dir, sizeof(dir));
 	if (rc == BERR_OK)
-		rc = fs_path(tmpdir, sizeof(tmpdir), "%s/tmp/upload.%s", s->root, u->id);
+		rc = layout_tmp(s, "upload", u->id, tmpdir, sizeof(tmpdir));
 	if (rc)
 		return rc;
 	hasher_init(&u->hash, DIGEST_SHA256);
@@ -356,12 +361,7 @@ static enum berr upload_hash_data(struct upload *u, enum digest_alg alg, int64_t
 
 static int hash_matches_offset(const struct hasher *h, int64_t offset)
 {
-	uint64_t bits;
-
-	if (h->alg != DIGEST_SHA256)
-		return 0;
-	bits = (uint64_t)h->u.s256.Nh << 32 | h->u.s256.Nl;
-	return bits == (uint64_t)offset * 8;
+	return h->alg == DIGEST_SHA256 && hasher_length(h) == offset;
 }
 
 /* Open data, cut what a crashed writer left past the offset, load the hash. */
@@ -371,7 +371,7 @@ static enum berr upload_load(struct upload *u, const char *dir, const struct ust
 	struct stat sb;
 	enum berr rc;
 
-	rc = fs_path(path, sizeof(path), "%s/data", dir);
+	rc = session_file(dir, LAYOUT_UPLOAD_DATA, path, sizeof(path));
 	if (rc)
 		return rc;
 	if (hasher_load(&u->hash, st->hash) != BERR_OK || !hash_matches_offset(&u->hash, u->offset))
@@ -408,7 +408,7 @@ enum berr store_upload_open(struct store *s, const char *name, const char *id,
 	enum berr rc;
 
 	upload_reset(u, s);
-	rc = session_path(s, id, NULL, dir, sizeof(dir));
+	rc = session_path(s, id, LAYOUT_UPLOAD_DIR, dir, sizeof(dir));
 	if (rc == BERR_OK)
 		rc = state_read(s, id, &st);
 	if (rc)
@@ -476,7 +476,7 @@ static enum berr stage_path(struct upload *u)
 {
 	if (u->stage.path[0])
 		return BERR_OK;
-	return session_path(u->store, u->id, "data", u->stage.path, sizeof(u->stage.path));
+	return session_path(u->store, u->id, LAYOUT_UPLOAD_DATA, u->stage.path, sizeof(u->stage.path));
 }
 
 enum berr store_upload_append(struct upload *u, const void *buf, size_t n)
@@ -549,7 +549,7 @@ enum berr store_upload_commit(struct upload *u)
 		return berr_set(BERR_INTERNAL, "upload %s is not open", u->id);
 	if (u->data_gone)
 		return BERR_OK;
-	rc = session_path(u->store, u->id, NULL, dir, sizeof(dir));
+	rc = session_path(u->store, u->id, LAYOUT_UPLOAD_DIR, dir, sizeof(dir));
 	if (rc == BERR_OK)
 		rc = lock_refresh(u);
 	if (rc)
@@ -630,7 +630,7 @@ static enum berr finish_publish(struct upload *u, const struct digest *d)
 	char data[PATH_MAX], blob[PATH_MAX];
 	enum berr rc;
 
-	rc = session_path(u->store, u->id, "data", data, sizeof(data));
+	rc = session_path(u->store, u->id, LAYOUT_UPLOAD_DATA, data, sizeof(data));
 	if (rc == BERR_OK)
 		rc = store_blob_path(u->store, d, blob, sizeof(blob));
 	if (rc)
@@ -639,7 +639,7 @@ static enum berr finish_publish(struct upload *u, const struct digest *d)
 	if (fchmod(u->datafd, FS_FILE_MODE) != 0 || futimens(u->datafd, NULL) != 0 ||
 	    fsync(u->datafd) != 0)
 		return berr_sys("syncing", data);
-	rc = fs_publish(data, blob, 1);
+	rc = fs_publish(data, blob, FS_FILE_MODE, FS_CREATE, NULL);
 	if (rc == BERR_OK)
 		rc = fs_fsync_parent(data);
 	return rc;
@@ -693,12 +693,12 @@ enum berr store_upload_cancel(struct upload *u)
 
 void store_upload_close(struct upload *u)
 {
-	char detail[512];
+	struct berr_ctx cleanup;
 
 	if (u == NULL)
 		return;
-	/* Closing is cleanup: keep the detail of the error that led here. */
-	snprintf(detail, sizeof(detail), "%s", berr_detail());
+	/* Closing is cleanup: its own context keeps the error that led here. */
+	berr_enter(&cleanup);
 	if (u->store) /* else never opened: `stage` was not set up either */
 		stage_release(&u->stage); /* joins the helper before its fd goes */
 	if (u->datafd >= 0)
@@ -707,7 +707,7 @@ void store_upload_close(struct upload *u)
 	if (u->store)
 		lock_release(u);
 	u->locked = 0;
-	berr_set(BERR_OK, "%s", detail);
+	berr_leave(&cleanup);
 }
 
 /* ---- sweeping ---- */
@@ -721,7 +721,7 @@ static void sweep_session(struct store *s, const char *id, time_t now, int *n)
 	enum berr rc;
 
 	upload_reset(&u, s);
-	if (session_path(s, id, NULL, dir, sizeof(dir)) != BERR_OK)
+	if (session_path(s, id, LAYOUT_UPLOAD_DIR, dir, sizeof(dir)) != BERR_OK)
 		return;
 	rc = state_read(s, id, &st);
 	if (rc == BERR_OK ? !expired(s, st.updated, now) :
@@ -738,7 +738,8 @@ static void sweep_session(struct store *s, const char *id, time_t now, int *n)
 	store_upload_close(&u);
 }
 
-static enum berr sweep_dir(struct store *s, const char *sub, time_t now, int *n)
+/* Sweep uploads/ (sessions) or tmp/ (temporaries). */
+static enum berr sweep_dir(struct store *s, int sessions, time_t now, int *n)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct dirent *de;
@@ -746,7 +747,7 @@ static enum berr sweep_dir(struct store *s, const char *sub, time_t now, int *n)
 	enum berr rc;
 	DIR *d;
 
-	rc = fs_path(dir, sizeof(dir), "%s/%s", s->root, sub);
+	rc = sessions ? layout_uploads_dir(s, dir, sizeof(dir)) : layout_tmp_dir(s, dir, sizeof(dir));
 	if (rc)
 		return rc;
 	d = opendir(dir);
@@ -755,8 +756,8 @@ static enum berr sweep_dir(struct store *s, const char *sub, time_t now, int *n)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		if (sub[0] == 'u') {
-			if (ref_upload_id_check(de->d_name) == BERR_OK)
+		if (sessions) {
+			if (ref_upload_id_valid(de->d_name))
 				sweep_session(s, de->d_name, now, n);
 			continue;
 		}
@@ -776,9 +777,9 @@ enum berr store_sweep(struct store *s, time_t now, int *removed)
 	enum berr rc;
 	int n = 0;
 
-	rc = sweep_dir(s, "uploads", now, &n);
+	rc = sweep_dir(s, 1, now, &n);
 	if (rc == BERR_OK)
-		rc = sweep_dir(s, "tmp", now, &n);
+		rc = sweep_dir(s, 0, now, &n);
 	if (removed)
 		*removed = n;
 	return rc;

@@ -132,11 +132,14 @@ static long count_files(struct store *s)
 }
 
 static long fsck_problems;
-static void fsck_note(void *ctx, const char *kind, const char *object, const char *detail)
+static void fsck_note(void *ctx, const struct fsck_problem *p)
 {
+	char object[4096];
+
 	(void)ctx;
-	if (strcmp(kind, "stale-tag") != 0)
-		fprintf(stderr, "  fsck: %s %s: %s\n", kind, object, detail);
+	if (p->kind != FSCK_STALE_TAG)
+		fprintf(stderr, "  fsck: %s %s: %s\n", fsck_kind_name(p->kind),
+			fsck_problem_object(p, object, sizeof(object)), p->detail);
 }
 
 static long fsck(struct store *s)
@@ -151,10 +154,7 @@ static long fsck(struct store *s)
 
 static int blob_exists(struct store *s, const struct digest *d)
 {
-	int r = store_blob_stat(s, d, NULL) == BERR_OK;
-
-	berr_clear();
-	return r;
+	return store_blob_stat(s, d, NULL) == BERR_OK;
 }
 
 static int manifest_ok(struct store *s, const char *repo, const struct digest *d)
@@ -165,15 +165,12 @@ static int manifest_ok(struct store *s, const char *repo, const struct digest *d
 	int ok;
 
 	if (store_manifest_linked(s, repo, d, mt, sizeof(mt)) ||
-	    store_blob_read(s, d, MANIFEST_MAX_SIZE, &buf, &len)) {
-		berr_clear();
+	    store_blob_read(s, d, MANIFEST_MAX_SIZE, &buf, &len))
 		return 0;
-	}
 	ok = manifest_parse(&m, mt, buf, len) == BERR_OK && store_manifest_check_refs(s, repo, &m) == BERR_OK;
 	if (ok)
 		manifest_release(&m);
 	free(buf);
-	berr_clear();
 	return ok;
 }
 
@@ -475,7 +472,6 @@ static void writer(struct store *s, int id, const char *logpath, int rounds)
 			fprintf(log, "%s %s\n", repo, m.hex);
 			ok++;
 		}
-		berr_clear();
 	}
 	fclose(log);
 	_exit(ok > 0 ? 0 : 3);

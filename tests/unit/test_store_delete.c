@@ -65,12 +65,12 @@ struct kinds {
 	char seen[1024];
 };
 
-static void on_report(void *ctx, const char *kind, const char *object, const char *detail)
+static void on_report(void *ctx, const struct fsck_problem *p)
 {
 	struct kinds *k = ctx;
 	size_t n = strlen(k->seen);
 
-	snprintf(k->seen + n, sizeof(k->seen) - n, "%s ", kind);
+	snprintf(k->seen + n, sizeof(k->seen) - n, "%s ", fsck_kind_name(p->kind));
 }
 
 static long fsck_problems(struct store *s, struct kinds *k)
@@ -374,7 +374,6 @@ static void test_race_index_delete(void)
 			broken++;
 		if (idx_ok && kid_ok)
 			both++;
-		berr_clear();
 	}
 	CHECK_INT(broken, 0);
 	if (getenv("BERTH_VERBOSE"))

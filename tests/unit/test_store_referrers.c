@@ -114,12 +114,12 @@ struct kinds {
 	char seen[1024];
 };
 
-static void on_problem(void *ctx, const char *kind, const char *object, const char *detail)
+static void on_problem(void *ctx, const struct fsck_problem *p)
 {
 	struct kinds *k = ctx;
 	size_t n = strlen(k->seen);
 
-	snprintf(k->seen + n, sizeof(k->seen) - n, "%s ", kind);
+	snprintf(k->seen + n, sizeof(k->seen) - n, "%s ", fsck_kind_name(p->kind));
 }
 
 static long fsck_problems(struct store *s, struct kinds *k)
