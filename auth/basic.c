@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 
 #include "auth/basic.h"
+#include "util/mem.h"
 
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -43,18 +44,21 @@ int auth_basic_parse(const char *authorization, char *user, size_t ul, char *pas
 	if (!h || strncasecmp(h, "Basic ", 6) != 0)
 		return 0;
 	h += 6;
-	if ((hl = b64_strict_len(h, &pad)) < 0 || (size_t)hl > 4 * (sizeof(dec) - 2) / 3 ||
-	    (n = EVP_DecodeBlock(dec, (const unsigned char *)h, (int)hl)) < 0)
+	if ((hl = b64_strict_len(h, &pad)) < 0 || (size_t)hl > 4 * (sizeof(dec) - 2) / 3)
 		return -1;
+	/* from here on dec may hold a password: every way out wipes it */
+	if ((n = EVP_DecodeBlock(dec, (const unsigned char *)h, (int)hl)) < 0)
+		goto out;
 	n -= (int)pad;
 	dec[n] = '\0';
 	if (memchr(dec, 0, (size_t)n) || !(colon = strchr((char *)dec, ':')))
 		goto out;
 	*colon = '\0';
+	/* both must fit before either is written (basic.h) */
 	if (strlen((char *)dec) >= ul || strlen(colon + 1) >= pl)
 		goto out;
-	strcpy(user, (char *)dec);
-	strcpy(pass, colon + 1);
+	(void)mem_strcpy(user, ul, (char *)dec);
+	(void)mem_strcpy(pass, pl, colon + 1);
 	ret = 1;
 out:
 	OPENSSL_cleanse(dec, sizeof(dec));

@@ -128,18 +128,18 @@ static enum berr check_state_dir(const char *dir)
 static enum berr check_policy(const char *path)
 {
 	struct auth_policy *p = NULL;
+	struct berr_ctx load;
 	enum berr err;
 
 	if (path == NULL)
 		return BERR_OK;
 	if ((err = file_readable("policy_file", path)))
 		return err;
-	if ((err = auth_policy_load(path, &p))) {
-		char why[512];
-
-		snprintf(why, sizeof(why), "%s", berr_detail());
-		return berr_set(BERR_INTERNAL, "policy_file: %s", why);
-	}
+	berr_enter(&load);
+	err = auth_policy_load(path, &p);
+	berr_leave(&load);
+	if (err)
+		return berr_set(BERR_INTERNAL, "policy_file: %s", load.detail);
 	auth_policy_free(p);
 	return BERR_OK;
 }

@@ -126,7 +126,7 @@ static size_t dir_answer(struct auth_ldap *l, char *req, size_t n, char *buf, si
 	} else if (rc == BERR_UNAUTHORIZED && auth_ldap_unavailable(l)) {
 		log_err("directory: %s of %s: %s", req[0] == 'L' ? "login" : "lookup", user, berr_detail());
 		buf[0] = 'u';
-	} else if (rc == BERR_UNAUTHORIZED && strncmp(berr_detail(), "directory error", 15) != 0) {
+	} else if (rc == BERR_UNAUTHORIZED && !auth_ldap_broken(l)) {
 		buf[0] = 'b';
 		put(buf, cap, &len, u.name);
 	} else {

@@ -32,101 +32,35 @@
  * and applied with LDAP_OPT_X_TLS_NEWCTX, so they never leak into global
  * state; certificates are always verified (LDAP_OPT_X_TLS_DEMAND).
  *
- * One hole in those bounds, found by test_ldap.c: Debian's libldap (GnuTLS
- * backend) retries gnutls_handshake() on a non-blocking socket without
- * waiting, so an ldaps:// server that accepts TCP and then says nothing
- * spins the worker forever, timeouts or not.  Hence the watchdog: from the
- * moment a fresh connection's socket exists (LDAP_OPT_CONNECT_CB) until its
- * first bind is done, a thread waits out the connect + StartTLS + bind
- * budget and then shutdown()s the socket, which ends any handshake.  It
- * holds a dup() of the descriptor, so it can never hit a reused number.
- *
- * TLS failures: libldap (GnuTLS) reports a refused certificate as "Can't
- * contact LDAP server" with the diagnostic "(unknown error code)".  A TLS
- * URI whose socket connected (the connect callback saw it) and then failed
- * failed in the handshake; tls_diagnose() then connects once more without
- * demanding a valid certificate, sends nothing but the handshake, and
- * checks the certificate with OpenSSL against ldap_ca_file and the URI's
- * host, so the log can say "unable to get local issuer certificate" or
- * "hostname mismatch" instead.  Only for the log, after a failure.
+ * The connection itself (failover, StartTLS, the service bind, the
+ * watchdog that bounds a stuck TLS handshake, and TLS failures told
+ * plainly) is ldap_conn.c's.
  *
  * libldap may write to a socket the server closed: the pool must ignore
  * SIGPIPE (a FastCGI worker does anyway).
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ldap.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-
 #include "auth/ldap.h"
+#include "auth/ldap_conn.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define BAD_LOGIN "invalid username or password"
 #define USER_MAX 256
 #define GROUPS_MAX 4096
 
-enum group_mode { GROUPS_NONE, GROUPS_MEMBEROF, GROUPS_MEMBER, GROUPS_MEMBERUID };
-
-/* What one attempt came to. */
-enum outcome { OK = 0, BAD = -1, DOWN = -2, FAILED = -3 };
-
-/* Bounds a fresh connection's setup (see the top of the file). */
-struct watchdog {
-	ldap_conncb cb;         /* registered with LDAP_OPT_CONNECT_CB */
-	int armed;              /* setting up a connection: watch its socket */
-	int connected;          /* a socket was connected (TLS failures are after it) */
-	int fired;              /* the budget ran out: the socket was shut down */
-	int running;
-	int sock;               /* dup of the connection's socket */
-	int efd;                /* eventfd: "stand down" */
-	int budget_ms;
-	pthread_t thread;
-};
-
-struct auth_ldap {
-	char **uris;
-	size_t nuris;
-	int starttls;
-	char *ca_file;
-	char *bind_dn;          /* NULL: anonymous searches */
-	char *bind_pw;
-	char *user_base;
-	char *user_filter;
-	char *dn_template;      /* set: direct bind, no user search */
-	enum group_mode mode;
-	char *group_base;
-	char *group_attr;
-	char *memberof_attr;
-	char *user_attr;        /* the naming attribute: the user's real name */
-	struct timeval net_tv;
-	struct timeval op_tv;
-
-	struct watchdog wd;
-	LDAP *ld;               /* the process's connection, NULL when none */
-	size_t uri;             /* index of the URI ld is connected to */
-	int as_user;            /* ld was last bound as a user, not the service */
-	int unavailable;
-	char why[512];          /* what failed, for the detail */
-};
-
 struct strv {
 	char **v;
-	size_t n;
+	size_t n, cap;
 };
 
 /* What one attempt found out about the user (groups go to a strv). */
@@ -136,72 +70,6 @@ struct found {
 	time_t pwd_changed;
 	int disabled;
 };
-
-/* ---------------------------------------------------------------- watchdog */
-
-static void *watchdog_main(void *arg)
-{
-	struct watchdog *w = arg;
-	struct pollfd p = { .fd = w->efd, .events = POLLIN };
-	int rc;
-
-	do
-		rc = poll(&p, 1, w->budget_ms);
-	while (rc < 0 && errno == EINTR);
-	if (rc == 0) {
-		w->fired = 1;   /* read after pthread_join */
-		shutdown(w->sock, SHUT_RDWR);   /* ends a stuck handshake */
-	}
-	return NULL;
-}
-
-/* LDAP_OPT_CONNECT_CB: the socket of a new connection exists. */
-static int watchdog_add(LDAP *ld, Sockbuf *sb, LDAPURLDesc *srv, struct sockaddr *addr,
-			struct ldap_conncb *ctx)
-{
-	struct watchdog *w = ctx->lc_arg;
-	ber_socket_t fd = -1;
-
-	(void)ld, (void)srv, (void)addr;
-	w->connected = 1;
-	if (!w->armed || w->running || ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 ||
-	    fd < 0)
-		return 0;
-	if ((w->sock = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0)
-		return 0;
-	if ((w->efd = eventfd(0, EFD_CLOEXEC)) < 0) {
-		close(w->sock);
-		return 0;
-	}
-	if (pthread_create(&w->thread, NULL, watchdog_main, w) != 0) {
-		log_warn("ldap: cannot start the connection watchdog: %s", strerror(errno));
-		close(w->efd);
-		close(w->sock);
-		return 0;
-	}
-	w->running = 1;
-	return 0;
-}
-
-static void watchdog_del(LDAP *ld, Sockbuf *sb, struct ldap_conncb *ctx)
-{
-	(void)ld, (void)sb, (void)ctx;
-}
-
-static void watchdog_stop(struct watchdog *w)
-{
-	uint64_t one = 1;
-
-	w->armed = 0;
-	if (!w->running)
-		return;
-	if (write(w->efd, &one, sizeof one) < 0)
-		log_warn("ldap: stopping the watchdog: %s", strerror(errno));
-	pthread_join(w->thread, NULL);
-	close(w->efd);
-	close(w->sock);
-	w->running = 0;
-}
 
 /* ---------------------------------------------------------------- settings */
 
@@ -218,20 +86,18 @@ static enum berr split_uris(struct auth_ldap *l, const char *list)
 	if (copy == NULL)
 		return berr_sys("allocating", "ldap_uri");
 	for (u = strtok_r(copy, " ,\t", &save); u; u = strtok_r(NULL, " ,\t", &save)) {
-		char **nv;
 		if (strncmp(u, "ldap://", 7) && strncmp(u, "ldaps://", 8) && strncmp(u, "ldapi://", 8)) {
 			rc = berr_set(BERR_INTERNAL, "ldap_uri: \"%s\" is not ldap://, ldaps:// "
 				      "or ldapi://", u);
 			break;
 		}
-		if ((nv = realloc(l->uris, (l->nuris + 1) * sizeof *nv)) == NULL ||
-		    (nv[l->nuris] = strdup(u)) == NULL) {
-			if (nv)
-				l->uris = nv;
+		if ((rc = mem_grow(&l->uris, &l->uris_cap, l->nuris + 1, sizeof *l->uris, 4,
+				   "ldap_uri")))
+			break;
+		if ((l->uris[l->nuris] = strdup(u)) == NULL) {
 			rc = berr_sys("allocating", "ldap_uri");
 			break;
 		}
-		l->uris = nv;
 		l->nuris++;
 	}
 	free(copy);
@@ -325,11 +191,7 @@ enum berr auth_ldap_new(const struct config *cfg, struct auth_ldap **out)
 									      : "uid");
 	l->net_tv.tv_sec = cfg->ldap_network_timeout > 0 ? cfg->ldap_network_timeout : 5;
 	l->op_tv.tv_sec = cfg->ldap_timeout > 0 ? cfg->ldap_timeout : 5;
-	l->wd.cb.lc_add = watchdog_add;
-	l->wd.cb.lc_del = watchdog_del;
-	l->wd.cb.lc_arg = &l->wd;
-	/* connect, then StartTLS and the first bind, with a little slack */
-	l->wd.budget_ms = (int)(l->net_tv.tv_sec + 2 * l->op_tv.tv_sec) * 1000 + 500;
+	auth_ldap_conn_watch(l);
 	if ((rc = split_uris(l, cfg->ldap_uri ? cfg->ldap_uri : "")) ||
 	    (rc = read_bind_password(l, cfg)) || (rc = parse_group_mode(l, cfg)) ||
 	    (rc = check_user_lookup(l)))
@@ -344,19 +206,11 @@ out:
 	return rc;
 }
 
-static void conn_drop(struct auth_ldap *l)
-{
-	if (l->ld)
-		ldap_unbind_ext_s(l->ld, NULL, NULL);
-	l->ld = NULL;
-	l->as_user = 0;
-}
-
 void auth_ldap_free(struct auth_ldap *l)
 {
 	if (l == NULL)
 		return;
-	conn_drop(l);
+	auth_ldap_conn_drop(l);
 	for (size_t i = 0; i < l->nuris; i++)
 		free(l->uris[i]);
 	free(l->uris);
@@ -381,6 +235,11 @@ int auth_ldap_unavailable(const struct auth_ldap *l)
 	return l->unavailable;
 }
 
+int auth_ldap_broken(const struct auth_ldap *l)
+{
+	return l->broken;
+}
+
 void auth_ldap_groups_free(char **groups, size_t ngroups)
 {
 	for (size_t i = 0; groups && i < ngroups; i++)
@@ -388,243 +247,19 @@ void auth_ldap_groups_free(char **groups, size_t ngroups)
 	free(groups);
 }
 
-/* ---------------------------------------------------------------- connection */
-
-/* Codes that say the connection or the server is gone, not the request. */
-static int is_down(int rc)
-{
-	return rc < 0 || rc == LDAP_UNAVAILABLE || rc == LDAP_BUSY;
-}
-
-static int set_options(struct auth_ldap *l, LDAP *ld, const char *uri);
-
-/* Check the server's certificate as libldap would, with OpenSSL, into
- * `why`: verification against ldap_ca_file (or the system's CAs) and the
- * URI's host name or address. */
-static void cert_verdict(struct auth_ldap *l, const struct berval *der, const char *host,
-			 char *why, size_t len)
-{
-	const unsigned char *p = (const unsigned char *)der->bv_val;
-	X509 *cert = d2i_X509(NULL, &p, (long)der->bv_len);
-	X509_STORE *st = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	X509_VERIFY_PARAM *vp;
-	int err;
-
-	if (!cert || !st || !ctx ||
-	    (l->ca_file ? X509_STORE_load_locations(st, l->ca_file, NULL)
-			: X509_STORE_set_default_paths(st)) != 1 ||
-	    X509_STORE_CTX_init(ctx, st, cert, NULL) != 1)
-		goto out;
-	vp = X509_STORE_CTX_get0_param(ctx);
-	if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1)
-		X509_VERIFY_PARAM_set1_host(vp, host, 0);
-	if (X509_verify_cert(ctx) == 1) {
-		snprintf(why, len, "the certificate verifies here; see the server's TLS log");
-		goto out;
-	}
-	err = X509_STORE_CTX_get_error(ctx);
-	snprintf(why, len, "%s (%s)", X509_verify_cert_error_string(err),
-		 l->ca_file ? l->ca_file : "no ldap_ca_file: the system's CAs");
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(st);
-	X509_free(cert);
-}
-
-/* After a TLS failure: connect once more without insisting on the
- * certificate (nothing is sent but the handshake), fetch it and tell why
- * it was refused.  Only for the log; `why` stays "" when that fails too. */
-static void tls_diagnose(struct auth_ldap *l, const char *uri, char *why, size_t len)
-{
-	int allow = LDAP_OPT_X_TLS_ALLOW, client = 0, rc;
-	struct berval der = { 0, NULL };
-	LDAPURLDesc *lud = NULL;
-	LDAP *ld = NULL;
-
-	why[0] = '\0';
-	if (ldap_url_parse(uri, &lud) != LDAP_SUCCESS || !lud->lud_host ||
-	    ldap_initialize(&ld, uri) != LDAP_SUCCESS || set_options(l, ld, uri) != LDAP_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &allow) != LDAP_SUCCESS ||
-	    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &client) != LDAP_SUCCESS)
-		goto out;
-	l->wd.armed = 1;        /* the same bound on a stuck handshake */
-	rc = strncmp(uri, "ldaps://", 8) == 0 ? ldap_connect(ld) : ldap_start_tls_s(ld, NULL, NULL);
-	watchdog_stop(&l->wd);
-	if (rc == LDAP_SUCCESS && ldap_get_option(ld, LDAP_OPT_X_TLS_PEERCERT, &der) == LDAP_OPT_SUCCESS &&
-	    der.bv_val)
-		cert_verdict(l, &der, lud->lud_host, why, len);
-	else
-		snprintf(why, len, "no TLS session even without verification (%s)",
-			 ldap_err2string(rc));
-out:
-	watchdog_stop(&l->wd);
-	ber_memfree(der.bv_val);
-	if (ld)
-		ldap_unbind_ext_s(ld, NULL, NULL);
-	ldap_free_urldesc(lud);
-}
-
-static int uses_tls(const struct auth_ldap *l, const char *uri)
-{
-	return strncmp(uri, "ldaps://", 8) == 0 || (l->starttls && strncmp(uri, "ldap://", 7) == 0);
-}
-
-/* libldap's diagnostic for the last failure on `ld` ("" when none, or
- * when it is the GnuTLS backend's "(unknown error code)", which says
- * nothing). */
-static void diagnostic(LDAP *ld, char *buf, size_t len)
-{
-	char *msg = NULL;
-
-	buf[0] = '\0';
-	if (ld && ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &msg) == LDAP_OPT_SUCCESS &&
-	    msg && strcmp(msg, "(unknown error code)") != 0)
-		snprintf(buf, len, "%s", msg);
-	ldap_memfree(msg);
-}
-
-/* Log what failed and keep it in l->why.  A connection that reached the
- * server's port and then failed on a TLS URI failed in the handshake:
- * almost always the certificate (unknown CA, wrong name, expired), which
- * libldap reports only as "Can't contact LDAP server" - say so, and why
- * when tls_diagnose() can tell. */
-static void note_failure_ld(struct auth_ldap *l, LDAP *ld, const char *uri, const char *what,
-			    int rc)
-{
-	char diag[256], tls[256] = "", line[800];
-	size_t n = strlen(l->why);
-
-	diagnostic(ld, diag, sizeof diag);
-	if (l->wd.fired) {
-		snprintf(line, sizeof line, "%s: no answer within %d ms (connect, TLS handshake "
-			 "and first bind)", what, l->wd.budget_ms);
-	} else if (uses_tls(l, uri) && l->wd.connected &&
-		   (rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR)) {
-		tls_diagnose(l, uri, tls, sizeof tls);
-		snprintf(line, sizeof line, "%s: TLS handshake failed, certificate not accepted: %s%s%s",
-			 what, tls[0] ? tls : "check ldap_ca_file and the server's certificate name",
-			 diag[0] ? "; " : "", diag);
-	} else {
-		snprintf(line, sizeof line, "%s: %s%s%s%s", what, ldap_err2string(rc),
-			 diag[0] ? " (" : "", diag, diag[0] ? ")" : "");
-	}
-	snprintf(l->why + n, sizeof l->why - n, "%s%s: %s", n ? "; " : "", uri, line);
-	log_warn("ldap %s: %s", uri, line);
-}
-
-static void note_failure(struct auth_ldap *l, const char *uri, const char *what, int rc)
-{
-	note_failure_ld(l, l->ld, uri, what, rc);
-}
-
-static int simple_bind(LDAP *ld, const char *dn, const char *pw)
-{
-	struct berval cred;
-
-	cred.bv_val = (char *)(pw ? pw : "");
-	cred.bv_len = pw ? strlen(pw) : 0;
-	return ldap_sasl_bind_s(ld, dn ? dn : "", LDAP_SASL_SIMPLE, &cred, NULL, NULL, NULL);
-}
-
-/* Bind as the service account, or anonymously when there is none.  An
- * anonymous bind that the server refuses still proves it answers. */
-static int bind_service(struct auth_ldap *l)
-{
-	int rc = simple_bind(l->ld, l->bind_dn, l->bind_pw);
-
-	if (rc == LDAP_SUCCESS || (l->bind_dn == NULL && !is_down(rc))) {
-		l->as_user = 0;
-		return LDAP_SUCCESS;
-	}
-	return rc;
-}
-
-static int set_options(struct auth_ldap *l, LDAP *ld, const char *uri)
-{
-	int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, client = 0, rc;
-
-	if ((rc = ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_RESTART, LDAP_OPT_ON)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_NETWORK_TIMEOUT, &l->net_tv)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_TIMEOUT, &l->op_tv)) ||
-	    (rc = ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &l->wd.cb)))
-		return rc;
-	if (strncmp(uri, "ldapi://", 8) == 0)
-		return LDAP_SUCCESS;
-	if ((rc = ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand)))
-		return rc;
-	if (l->ca_file && (rc = ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, l->ca_file)))
-		return rc;
-	return ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &client);
-}
-
-/* Open URI i, StartTLS if asked, bind as the service: l->ld on success. */
-static int conn_open_one(struct auth_ldap *l, size_t i)
-{
-	const char *uri = l->uris[i];
-	LDAP *ld = NULL;
-	int rc;
-
-	if ((rc = ldap_initialize(&ld, uri)) != LDAP_SUCCESS) {
-		note_failure(l, uri, "initialize", rc);
-		return rc;
-	}
-	if ((rc = set_options(l, ld, uri)) != LDAP_SUCCESS) {
-		note_failure(l, uri, "setting options", rc);
-		goto fail;
-	}
-	l->wd.armed = 1;
-	l->wd.connected = 0;
-	l->wd.fired = 0;
-	if (l->starttls && strncmp(uri, "ldap://", 7) == 0 &&
-	    (rc = ldap_start_tls_s(ld, NULL, NULL)) != LDAP_SUCCESS) {
-		watchdog_stop(&l->wd);
-		note_failure_ld(l, ld, uri, "StartTLS", rc);
-		goto fail;
-	}
-	l->ld = ld;
-	l->uri = i;
-	rc = bind_service(l);
-	watchdog_stop(&l->wd);
-	if (rc != LDAP_SUCCESS) {
-		note_failure_ld(l, ld, uri, l->bind_dn ? "bind as ldap_bind_dn" : "anonymous bind", rc);
-		l->ld = NULL;
-		goto fail;
-	}
-	if (i > 0)
-		log_info("ldap: connected to %s (failover)", uri);
-	return LDAP_SUCCESS;
-fail:
-	watchdog_stop(&l->wd);
-	ldap_unbind_ext_s(ld, NULL, NULL);
-	return rc;
-}
-
-/* A connection to the first URI that answers. */
-static enum outcome conn_open(struct auth_ldap *l)
-{
-	for (size_t i = 0; i < l->nuris; i++)
-		if (conn_open_one(l, i) == LDAP_SUCCESS)
-			return OK;
-	return DOWN;
-}
-
 /* ---------------------------------------------------------------- groups */
 
 static enum berr strv_add(struct strv *s, const char *val, size_t len)
 {
-	char **nv;
+	enum berr rc;
 
 	if (len == 0 || s->n >= GROUPS_MAX)
 		return BERR_OK;
 	for (size_t i = 0; i < s->n; i++)
 		if (strlen(s->v[i]) == len && strncasecmp(s->v[i], val, len) == 0)
 			return BERR_OK;
-	if ((nv = realloc(s->v, (s->n + 1) * sizeof *nv)) == NULL)
-		return berr_sys("allocating", "groups");
-	s->v = nv;
+	if ((rc = mem_grow(&s->v, &s->cap, s->n + 1, sizeof *s->v, 8, "groups")))
+		return rc;
 	if ((s->v[s->n] = strndup(val, len)) == NULL)
 		return berr_sys("allocating", "groups");
 	s->n++;
@@ -685,13 +320,13 @@ static enum outcome group_search(struct auth_ldap *l, const char *dn, const char
 {
 	char *attrs[] = { l->group_attr, NULL }, *esc, *filter = NULL;
 	LDAPMessage *res = NULL, *e;
-	enum outcome out = FAILED;
+	enum outcome out = AUTH_LDAP_FAILED;
 	int rc;
 
 	esc = l->mode == GROUPS_MEMBER ? auth_ldap_filter_escape(dn, strlen(dn))
 				       : auth_ldap_filter_escape(user, strlen(user));
 	if (esc == NULL)
-		return FAILED;
+		return AUTH_LDAP_FAILED;
 	if ((l->mode == GROUPS_MEMBER &&
 	     asprintf(&filter, "(|(member=%s)(uniqueMember=%s))", esc, esc) < 0) ||
 	    (l->mode == GROUPS_MEMBERUID && asprintf(&filter, "(memberUid=%s)", esc) < 0)) {
@@ -700,8 +335,8 @@ static enum outcome group_search(struct auth_ldap *l, const char *dn, const char
 	}
 	rc = search(l, l->group_base, LDAP_SCOPE_SUBTREE, filter, attrs, GROUPS_MAX, &res);
 	if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
-		note_failure(l, l->uris[l->uri], "group search", rc);
-		out = is_down(rc) ? DOWN : FAILED;
+		auth_ldap_conn_failed(l, l->uris[l->uri], "group search", rc);
+		out = auth_ldap_conn_down(rc) ? AUTH_LDAP_DOWN : AUTH_LDAP_FAILED;
 		goto done;
 	}
 	for (e = ldap_first_entry(l->ld, res); e; e = ldap_next_entry(l->ld, e)) {
@@ -712,7 +347,7 @@ static enum outcome group_search(struct auth_ldap *l, const char *dn, const char
 		if (brc)
 			goto done;
 	}
-	out = OK;
+	out = AUTH_LDAP_OK;
 done:
 	ldap_msgfree(res);
 	free(filter);
@@ -795,7 +430,7 @@ static enum outcome name_read(struct auth_ldap *l, LDAPMessage *e, struct auth_l
 {
 	struct berval **vals = ldap_get_values_len(l->ld, e, l->user_attr), *v;
 	char *dn = ldap_get_dn(l->ld, e);
-	enum outcome out = BAD;
+	enum outcome out = AUTH_LDAP_BAD;
 	size_t i;
 
 	if (!vals || !vals[0] || vals[1]) {
@@ -814,7 +449,7 @@ static enum outcome name_read(struct auth_ldap *l, LDAPMessage *e, struct auth_l
 	}
 	memcpy(u->name, v->bv_val, v->bv_len);
 	u->name[v->bv_len] = '\0';
-	out = OK;
+	out = AUTH_LDAP_OK;
 out:
 	ldap_memfree(dn);
 	ldap_value_free_len(vals);
@@ -842,16 +477,16 @@ static enum outcome entry_read(struct auth_ldap *l, LDAPMessage *e, struct auth_
 {
 	enum outcome out = name_read(l, e, u);
 
-	if (out != OK)
+	if (out != AUTH_LDAP_OK)
 		return out;
 	state_read(l->ld, e, u);
 	if (l->mode == GROUPS_MEMBEROF && memberof_values(l->ld, e, l->memberof_attr,
 							  l->group_attr, s))
-		return FAILED;
-	return OK;
+		return AUTH_LDAP_FAILED;
+	return AUTH_LDAP_OK;
 }
 
-/* Read the entry u->dn (direct-bind mode): BAD if it does not exist or
+/* Read the entry u->dn (direct-bind mode): AUTH_LDAP_BAD if it does not exist or
  * cannot be read with this bind. */
 static enum outcome dn_read(struct auth_ldap *l, struct auth_ldap_user *u, struct strv *s)
 {
@@ -864,10 +499,10 @@ static enum outcome dn_read(struct auth_ldap *l, struct auth_ldap_user *u, struc
 	rc = search(l, u->dn, LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 1, &res);
 	if (rc == LDAP_NO_SUCH_OBJECT || (rc == LDAP_SUCCESS && (e = ldap_first_entry(l->ld, res)) == NULL)) {
 		log_info("ldap: %s: no such entry, or not readable with this bind", u->dn);
-		out = BAD;
+		out = AUTH_LDAP_BAD;
 	} else if (rc != LDAP_SUCCESS) {
-		note_failure(l, l->uris[l->uri], "reading the user's entry", rc);
-		out = is_down(rc) ? DOWN : FAILED;
+		auth_ldap_conn_failed(l, l->uris[l->uri], "reading the user's entry", rc);
+		out = auth_ldap_conn_down(rc) ? AUTH_LDAP_DOWN : AUTH_LDAP_FAILED;
 	} else {
 		out = entry_read(l, e, u, s);
 	}
@@ -884,7 +519,7 @@ static enum outcome find_user(struct auth_ldap *l, const char *user, struct auth
 {
 	char *attrs[7], *esc = auth_ldap_filter_escape(user, strlen(user)), *filter = NULL, *d;
 	LDAPMessage *res = NULL, *e;
-	enum outcome out = FAILED;
+	enum outcome out = AUTH_LDAP_FAILED;
 	int rc;
 
 	entry_attrs(l, attrs);
@@ -894,12 +529,12 @@ static enum outcome find_user(struct auth_ldap *l, const char *user, struct auth
 	if (rc == LDAP_SIZELIMIT_EXCEEDED || (rc == LDAP_SUCCESS && ldap_count_entries(l->ld, res) != 1)) {
 		log_info("ldap: user search %s: %d entries, want exactly 1", filter,
 			 rc == LDAP_SUCCESS ? ldap_count_entries(l->ld, res) : 2);
-		out = BAD;
+		out = AUTH_LDAP_BAD;
 		goto done;
 	}
 	if (rc != LDAP_SUCCESS) {
-		note_failure(l, l->uris[l->uri], "user search", rc);
-		out = is_down(rc) ? DOWN : FAILED;
+		auth_ldap_conn_failed(l, l->uris[l->uri], "user search", rc);
+		out = auth_ldap_conn_down(rc) ? AUTH_LDAP_DOWN : AUTH_LDAP_FAILED;
 		goto done;
 	}
 	e = ldap_first_entry(l->ld, res);
@@ -924,10 +559,10 @@ static enum outcome user_dn(struct auth_ldap *l, const char *user, struct auth_l
 	if (l->dn_template == NULL)
 		return find_user(l, user, u, s);
 	if ((esc = auth_ldap_dn_escape(user, strlen(user))) == NULL)
-		return FAILED;
+		return AUTH_LDAP_FAILED;
 	u->dn = auth_ldap_template(l->dn_template, esc);
 	free(esc);
-	return u->dn ? OK : FAILED;
+	return u->dn ? AUTH_LDAP_OK : AUTH_LDAP_FAILED;
 }
 
 /* Groups by search, for the modes that search for them. */
@@ -935,7 +570,7 @@ static enum outcome groups_searched(struct auth_ldap *l, struct auth_ldap_user *
 {
 	if (l->mode == GROUPS_MEMBER || l->mode == GROUPS_MEMBERUID)
 		return group_search(l, u->dn, u->name, s);
-	return OK;
+	return AUTH_LDAP_OK;
 }
 
 /* Steps 3-5 on the current connection. */
@@ -945,25 +580,25 @@ static enum outcome login_once(struct auth_ldap *l, const char *user, const char
 	enum outcome out;
 	int rc;
 
-	if (l->as_user && l->dn_template == NULL && (rc = bind_service(l)) != LDAP_SUCCESS) {
-		note_failure(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
-		return is_down(rc) ? DOWN : FAILED;
+	if (l->as_user && l->dn_template == NULL && (rc = auth_ldap_conn_bind_service(l)) != LDAP_SUCCESS) {
+		auth_ldap_conn_failed(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
+		return auth_ldap_conn_down(rc) ? AUTH_LDAP_DOWN : AUTH_LDAP_FAILED;
 	}
-	if ((out = user_dn(l, user, u, s)) != OK)
+	if ((out = user_dn(l, user, u, s)) != AUTH_LDAP_OK)
 		return out;
 	l->as_user = 1;
-	rc = simple_bind(l->ld, u->dn, password);
+	rc = auth_ldap_conn_bind(l->ld, u->dn, password);
 	if (rc != LDAP_SUCCESS) {
-		if (is_down(rc))
-			note_failure(l, l->uris[l->uri], "user bind", rc);
-		return is_down(rc) ? DOWN : BAD;
+		if (auth_ldap_conn_down(rc))
+			auth_ldap_conn_failed(l, l->uris[l->uri], "user bind", rc);
+		return auth_ldap_conn_down(rc) ? AUTH_LDAP_DOWN : AUTH_LDAP_BAD;
 	}
-	if (l->bind_dn && (rc = bind_service(l)) != LDAP_SUCCESS) {
-		note_failure(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
-		return is_down(rc) ? DOWN : FAILED;
+	if (l->bind_dn && (rc = auth_ldap_conn_bind_service(l)) != LDAP_SUCCESS) {
+		auth_ldap_conn_failed(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
+		return auth_ldap_conn_down(rc) ? AUTH_LDAP_DOWN : AUTH_LDAP_FAILED;
 	}
-	if (l->dn_template && (out = dn_read(l, u, s)) != OK)
-		return out == BAD ? FAILED : out;  /* the password was right: not a bad login */
+	if (l->dn_template && (out = dn_read(l, u, s)) != AUTH_LDAP_OK)
+		return out == AUTH_LDAP_BAD ? AUTH_LDAP_FAILED : out;  /* the password was right: not a bad login */
 	return groups_searched(l, u, s);
 }
 
@@ -988,13 +623,13 @@ static enum outcome lookup_once(struct auth_ldap *l, const char *user, const cha
 	int rc;
 
 	(void)password;
-	if (l->as_user && (rc = bind_service(l)) != LDAP_SUCCESS) {
-		note_failure(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
-		return is_down(rc) ? DOWN : FAILED;
+	if (l->as_user && (rc = auth_ldap_conn_bind_service(l)) != LDAP_SUCCESS) {
+		auth_ldap_conn_failed(l, l->uris[l->uri], "bind as ldap_bind_dn", rc);
+		return auth_ldap_conn_down(rc) ? AUTH_LDAP_DOWN : AUTH_LDAP_FAILED;
 	}
-	if ((out = user_dn(l, user, u, s)) != OK)
+	if ((out = user_dn(l, user, u, s)) != AUTH_LDAP_OK)
 		return out;
-	if (l->dn_template && (out = dn_read(l, u, s)) != OK)
+	if (l->dn_template && (out = dn_read(l, u, s)) != AUTH_LDAP_OK)
 		return out;
 	return groups_searched(l, u, s);
 }
@@ -1016,17 +651,17 @@ static void user_reset(struct auth_ldap_user *u, struct strv *s)
 static enum outcome run_op(struct auth_ldap *l, ldap_op op, const char *user,
 			   const char *password, struct auth_ldap_user *u, struct strv *s)
 {
-	enum outcome out = DOWN;
+	enum outcome out = AUTH_LDAP_DOWN;
 	int reused;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		reused = l->ld != NULL;
-		if (!reused && (out = conn_open(l)) != OK)
+		if (!reused && (out = auth_ldap_conn_open(l)) != AUTH_LDAP_OK)
 			break;
 		user_reset(u, s);
-		if ((out = op(l, user, password, u, s)) != DOWN)
+		if ((out = op(l, user, password, u, s)) != AUTH_LDAP_DOWN)
 			break;
-		conn_drop(l);
+		auth_ldap_conn_drop(l);
 		if (!reused)
 			break;
 		log_info("ldap: connection to %s broke; reconnecting", l->uris[l->uri]);
@@ -1034,17 +669,18 @@ static enum outcome run_op(struct auth_ldap *l, ldap_op op, const char *user,
 	return out;
 }
 
-/* The answer for an outcome other than OK. */
+/* The answer for an outcome other than AUTH_LDAP_OK. */
 static enum berr outcome_error(struct auth_ldap *l, enum outcome out, const char *bad)
 {
-	if (out == BAD)
+	if (out == AUTH_LDAP_BAD)
 		return berr_set(BERR_UNAUTHORIZED, "%s", bad);
-	if (out == DOWN) {
+	if (out == AUTH_LDAP_DOWN) {
 		l->unavailable = 1;
 		return berr_set(BERR_UNAUTHORIZED, "directory unavailable: %s",
 				l->why[0] ? l->why : "no server answered");
 	}
-	conn_drop(l);   /* unknown state: start clean next time */
+	auth_ldap_conn_drop(l);   /* unknown state: start clean next time */
+	l->broken = 1;
 	return berr_set(BERR_UNAUTHORIZED, "directory error: %s",
 			l->why[0] ? l->why : "the entry could not be read (see the log)");
 }
@@ -1052,16 +688,16 @@ static enum berr outcome_error(struct auth_ldap *l, enum outcome out, const char
 static enum berr run(struct auth_ldap *l, ldap_op op, const char *user, const char *password,
 		     const char *bad, struct auth_ldap_user *u)
 {
-	struct strv s = { NULL, 0 };
+	struct strv s = { NULL, 0, 0 };
 	enum outcome out = run_op(l, op, user, password, u, &s);
 
-	if (out == OK) {
+	if (out == AUTH_LDAP_OK) {
 		u->groups = s.v;
 		u->ngroups = s.n;
 		return BERR_OK;
 	}
 	auth_ldap_groups_free(s.v, s.n);
-	if (out != BAD) {       /* the name is only kept for a wrong password */
+	if (out != AUTH_LDAP_BAD) {       /* the name is only kept for a wrong password */
 		free(u->dn);
 		memset(u, 0, sizeof *u);
 	}
@@ -1072,6 +708,7 @@ static void begin(struct auth_ldap *l, struct auth_ldap_user *u)
 {
 	memset(u, 0, sizeof *u);
 	l->unavailable = 0;
+	l->broken = 0;
 	l->why[0] = '\0';
 }
 

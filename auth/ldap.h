@@ -73,6 +73,10 @@ enum berr auth_ldap_login_user(struct auth_ldap *l, const char *user, const char
 			       struct auth_ldap_user *u);
 /* 1 if the last auth_ldap_login failed because no directory server answered. */
 int auth_ldap_unavailable(const struct auth_ldap *l);
+/* 1 if the last login or lookup failed on the directory's side (a search
+ * that failed, an entry that could not be read: "directory error: …"),
+ * neither bad credentials nor an unknown user nor an unreachable server. */
+int auth_ldap_broken(const struct auth_ldap *l);
 /* The groups of `user` now, looked up with the service account (no user
  * bind): for refresh tokens.  BERR_UNAUTHORIZED "the user is not in the
  * directory" if the user is gone (or, with a DN template and no

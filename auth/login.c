@@ -19,8 +19,10 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "auth/access.h"
 #include "auth/directory.h"
 #include "auth/jwt.h"
+#include "auth/keyring.h"
 #include "auth/login.h"
 #include "auth/policy.h"
 #include "auth/ratelimit.h"
@@ -59,14 +61,21 @@ static const char *kind_names[] = { "anonymous", "local", "ldap", "token" };
 static enum berr load_keys(struct auth_ctx *a)
 {
 	struct auth_keyring *kr;
+	struct berr_ctx load;
+	enum berr err;
 
 	if (a->kr && a->kr->n)
 		return BERR_OK;
 	if (!(kr = auth_keyring_new()))
 		return berr_set(BERR_INTERNAL, "out of memory");
-	if (auth_keyring_add_signer(kr, a->cfg->signer_socket) ||
-	    (a->cfg->verify_keys && auth_keyring_add_files(kr, a->cfg->verify_keys))) {
-		log_err("token keys: %s", berr_detail());
+	/* the details are for the log; the client learns only that it failed */
+	berr_enter(&load);
+	err = auth_keyring_add_signer(kr, a->cfg->signer_socket);
+	if (!err && a->cfg->verify_keys)
+		err = auth_keyring_add_files(kr, a->cfg->verify_keys);
+	berr_leave(&load);
+	if (err) {
+		log_err("token keys: %s", load.detail);
 		auth_keyring_free(kr);
 		return berr_set(BERR_INTERNAL, "the token signing service is not available");
 	}
@@ -81,15 +90,20 @@ static enum berr load_keys(struct auth_ctx *a)
 static void refresh_policy(struct auth_ctx *a)
 {
 	struct auth_policy *p;
+	struct berr_ctx load;
 	struct stat st;
+	enum berr err;
 
 	if (!a->cfg->policy_file || stat(a->cfg->policy_file, &st) < 0)
 		return;
 	if (a->policy && st.st_mtim.tv_sec == a->policy_mtime.tv_sec &&
 	    st.st_mtim.tv_nsec == a->policy_mtime.tv_nsec)
 		return;
-	if (auth_policy_load(a->cfg->policy_file, &p)) {
-		log_err("policy: %s (keeping the previous policy)", berr_detail());
+	berr_enter(&load); /* a broken policy is the operator's, not the request's */
+	err = auth_policy_load(a->cfg->policy_file, &p);
+	berr_leave(&load);
+	if (err) {
+		log_err("policy: %s (keeping the previous policy)", load.detail);
 		return;
 	}
 	auth_policy_free(a->policy);
@@ -97,22 +111,55 @@ static void refresh_policy(struct auth_ctx *a)
 	a->policy_mtime = st.st_mtim;
 }
 
+enum berr auth_ctx_new(const struct config *cfg, struct auth_ctx **out)
+{
+	struct auth_ctx *a;
+	struct berr_ctx rl;
+
+	if (!(a = calloc(1, sizeof(*a))))
+		return berr_set(BERR_INTERNAL, "out of memory");
+	a->cfg = cfg;
+	*out = a;
+	if (!auth_required(cfg))
+		return BERR_OK;
+	/* without a state directory there are no login limits: not an error */
+	berr_enter(&rl);
+	if (cfg->state_dir && auth_ratelimit_init(&a->rl, cfg) == BERR_OK)
+		a->have_rl = 1;
+	else if (cfg->state_dir)
+		log_warn("login limits: %s (not applied)", rl.detail);
+	berr_leave(&rl);
+	if (cfg->ldap_uri && cfg->ldap_uri[0] && !(a->ldap = calloc(1, sizeof(*a->ldap))))
+		log_err("ldap: out of memory");
+	return BERR_OK;
+}
+
+void auth_ctx_free(struct auth_ctx *a)
+{
+	if (!a)
+		return;
+	auth_keyring_free(a->kr);
+	auth_policy_free(a->policy);
+	free(a->ldap);
+	if (a->have_rl)
+		auth_ratelimit_release(&a->rl);
+	free(a);
+}
+
+const struct config *auth_ctx_config(const struct auth_ctx *a)
+{
+	return a->cfg;
+}
+
 enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out)
 {
 	static struct auth_ctx *ctx;
+	enum berr err;
 
-	if (!ctx) {
-		if (!(ctx = calloc(1, sizeof(*ctx))))
-			return berr_set(BERR_INTERNAL, "out of memory");
-		ctx->cfg = cfg;
-		if (cfg->state_dir && auth_ratelimit_init(&ctx->rl, cfg) == BERR_OK)
-			ctx->have_rl = 1;
-		if (cfg->ldap_uri && cfg->ldap_uri[0] && !(ctx->ldap = calloc(1, sizeof(*ctx->ldap))))
-			log_err("ldap: out of memory");
-		berr_clear();
-	}
+	if (!ctx && (err = auth_ctx_new(cfg, &ctx)))
+		return err;
 	*out = ctx;
-	return load_keys(ctx);
+	return auth_required(cfg) ? load_keys(ctx) : BERR_OK;
 }
 
 void auth_identity_release(struct auth_identity *id)
@@ -231,9 +278,12 @@ static enum berr login_any(struct auth_ctx *a, const char *user, const char *pas
 	if (!*password)
 		return berr_set(BERR_UNAUTHORIZED, "an empty password is not a login");
 	if (token_login(cfg, user, password)) {
-		if ((err = auth_repotoken_verify(cfg->tokens_file, user, password, time(NULL), &tok))) {
-			*why = strstr(berr_detail(), "revoked") ? "revoked repository token"
-			     : strstr(berr_detail(), "expired") ? "expired repository token"
+		enum auth_repotoken_state st;
+
+		if ((err = auth_repotoken_check(cfg->tokens_file, user, password, time(NULL), &tok,
+						&st))) {
+			*why = st == AUTH_TOKEN_REVOKED ? "revoked repository token"
+			     : st == AUTH_TOKEN_EXPIRED ? "expired repository token"
 			     : "wrong secret or no such repository token (not counted)";
 			return err;
 		}
@@ -274,22 +324,39 @@ static int login_name_ok(const char *user)
 	return 1;
 }
 
-/* Record the outcome of a login that the limits apply to, keeping the
- * answer's detail (a state directory that cannot be written is logged and
- * otherwise ignored: failing open beats locking everyone out). */
+/* Record the outcome of a login that the limits apply to, in an error
+ * context of its own so the answer's detail stays (a state directory that
+ * cannot be written is logged and otherwise ignored: failing open beats
+ * locking everyone out). */
 static void limits_record(struct auth_ctx *a, enum berr err, const char *canon,
 			  const char *addr, time_t now)
 {
-	char detail[256];
+	struct berr_ctx rec;
 
-	snprintf(detail, sizeof(detail), "%s", berr_detail());
+	berr_enter(&rec);
 	if ((err ? auth_ratelimit_fail(&a->rl, canon, addr, now)
 		 : auth_ratelimit_success(&a->rl, canon, addr, now)))
-		log_warn("login limits: %s", berr_detail());
+		log_warn("login limits: %s", rec.detail);
+	berr_leave(&rec);
+}
+
+/* Is `name` (from `addr`) held back now?  BERR_TOOMANYREQUESTS with its
+ * detail and *retry_after; any other failure of the limits is logged and
+ * lets the login through (failing open, as in limits_record). */
+static enum berr limits_check(struct auth_ctx *a, const char *name, const char *addr,
+			      time_t now, long *retry_after)
+{
+	struct berr_ctx chk;
+	enum berr err;
+
+	berr_enter(&chk);
+	err = auth_ratelimit_check(&a->rl, name, addr, now, retry_after);
+	if (err == BERR_TOOMANYREQUESTS)
+		return berr_pass(&chk, err);
+	berr_leave(&chk);
 	if (err)
-		berr_set(err, "%s", detail);
-	else
-		berr_clear();
+		log_warn("login limits: %s (not applied to this login)", chk.detail);
+	return BERR_OK;
 }
 
 enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *password,
@@ -310,13 +377,10 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 	 * so nobody can stop the CI that holds one. */
 	limited = a->have_rl && !token_login(a->cfg, user, password);
 	auth_name_canonical(user, typed, sizeof(typed));
-	err = limited ? auth_ratelimit_check(&a->rl, typed, addr, now, retry_after) : BERR_OK;
-	if (err == BERR_TOOMANYREQUESTS) {
+	if (limited && limits_check(a, typed, addr, now, retry_after)) {
 		log_info("login of %s from %s throttled for %ld s: %s", typed, addr, *retry_after,
 			 berr_detail());
-		return err;
-	} else if (err) {
-		log_warn("login limits: %s (not applied to this login)", berr_detail());
+		return BERR_TOOMANYREQUESTS;
 	}
 	snprintf(id->name, sizeof(id->name), "%s", user);
 	err = login_any(a, user, password, id, &asked_ldap, &why);
@@ -330,7 +394,7 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 		berr_set(err, "the directory is unavailable; try again later");
 	} else if (limited && (err == BERR_OK || err == BERR_UNAUTHORIZED) &&
 		   strcmp(canon, typed) != 0 &&
-		   auth_ratelimit_check(&a->rl, canon, addr, now, retry_after) == BERR_TOOMANYREQUESTS) {
+		   limits_check(a, canon, addr, now, retry_after) == BERR_TOOMANYREQUESTS) {
 		/* another spelling of a throttled account: refused whatever the
 		 * password was (429 tells nothing about it), and not counted */
 		log_info("login of %s (typed %s) from %s throttled for %ld s: %s", canon, typed,
@@ -344,7 +408,7 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 		limits_record(a, err, canon, addr, now);
 	}
 	if (err)
-		auth_identity_release(id); /* keeps berr_detail() */
+		auth_identity_release(id);
 	return err;
 }
 
@@ -437,8 +501,12 @@ enum berr auth_issue_access(struct auth_ctx *a, const struct auth_identity *id,
 enum berr auth_issue_refresh(struct auth_ctx *a, const struct auth_identity *id, time_t now,
 			     char **token)
 {
-	json_t *claims = base_claims(a, id, now, a->cfg->refresh_ttl);
+	json_t *claims;
 
+	*token = NULL;
+	if (id->kind == AUTH_ANONYMOUS)
+		return BERR_OK;
+	claims = base_claims(a, id, now, a->cfg->refresh_ttl);
 	if (claims)
 		json_object_set_new(json_object_get(claims, "berth"), "refresh", json_true());
 	return sign(a, claims, token);
@@ -632,6 +700,6 @@ enum berr auth_login_refresh(struct auth_ctx *a, const char *token, struct auth_
 	}
 	json_decref(claims);
 	if (err)
-		auth_identity_release(id); /* keeps berr_detail() */
+		auth_identity_release(id);
 	return err;
 }

@@ -35,8 +35,14 @@ struct auth_identity {
 
 struct auth_ctx;
 
-/* The worker's context, created on first use from `cfg`. */
+/* The worker's context, created on first use from `cfg`; with auth = token
+ * it holds the verification keys (from the signer) or this fails. */
 enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out);
+/* A context of its own for `cfg`, without keys (in-process tests, tools
+ * that decide without verifying); auth_ctx_free() releases it. */
+enum berr auth_ctx_new(const struct config *cfg, struct auth_ctx **out);
+void auth_ctx_free(struct auth_ctx *a);
+const struct config *auth_ctx_config(const struct auth_ctx *a);
 
 /* Check Basic credentials.  Order: a repository token of that name, a local
  * user, then the directory (id->name is then the directory's spelling; a
@@ -66,7 +72,8 @@ unsigned auth_identity_actions(struct auth_ctx *a, const struct auth_identity *i
 enum berr auth_issue_access(struct auth_ctx *a, const struct auth_identity *id,
 			    const struct auth_scope *req, size_t n, time_t now, char **token,
 			    json_t **granted);
-/* A refresh token for `id` (not for anonymous). */
+/* A refresh token for `id`; an anonymous caller gets none (BERR_OK and
+ * *token NULL): there is no login to stand for. */
 enum berr auth_issue_refresh(struct auth_ctx *a, const struct auth_identity *id, time_t now,
 			     char **token);
 

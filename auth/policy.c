@@ -59,6 +59,7 @@
 
 #include "auth/policy.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define LINE_MAX_LEN 4096
 
@@ -76,7 +77,7 @@ struct rule {
 	char *name;             /* NULL: any (user:*, token:*, group:*) */
 	char *pattern;          /* as written, for explanations */
 	struct tok *toks;
-	size_t ntok;
+	size_t ntok, tok_cap;
 	unsigned actions;
 	int line;
 	char *text;             /* the line as written, trimmed */
@@ -84,7 +85,7 @@ struct rule {
 
 struct auth_policy {
 	struct rule *rules;
-	size_t n;
+	size_t n, cap;
 	char *file;             /* where the rules came from, for explanations */
 };
 
@@ -217,9 +218,8 @@ static int add_tok(struct parse *ps, struct rule *r, enum tok_kind kind, const c
 		prev->lit = grown;
 		return 0;
 	}
-	if ((t = realloc(r->toks, (r->ntok + 1) * sizeof(*t))) == NULL)
+	if (mem_grow(&r->toks, &r->tok_cap, r->ntok + 1, sizeof(*r->toks), 8, "policy"))
 		return fail(ps, "out of memory");
-	r->toks = t;
 	t = &r->toks[r->ntok];
 	t->kind = kind;
 	t->len = len;
@@ -362,11 +362,8 @@ bad:
 
 static int policy_add(struct auth_policy *p, const struct rule *r)
 {
-	struct rule *grown = realloc(p->rules, (p->n + 1) * sizeof(*grown));
-
-	if (grown == NULL)
+	if (mem_grow(&p->rules, &p->cap, p->n + 1, sizeof(*p->rules), 16, "policy"))
 		return -1;
-	p->rules = grown;
 	p->rules[p->n++] = *r;
 	return 0;
 }

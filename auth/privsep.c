@@ -21,15 +21,15 @@
 #include "auth/privsep.h"
 #include "util/privs.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 enum berr privsep_addr(const char *what, const char *path, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	if (!path || !*path || strlen(path) >= sizeof(sa->sun_path))
+	if (!path || !*path || mem_strcpy(sa->sun_path, sizeof(sa->sun_path), path) < 0)
 		return berr_set(BERR_INTERNAL, "%s socket %s: no path, or longer than %zu bytes",
 				what, path ? path : "", sizeof(sa->sun_path) - 1);
-	strcpy(sa->sun_path, path);
 	return BERR_OK;
 }
 

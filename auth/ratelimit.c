@@ -57,6 +57,7 @@
 #include "auth/ratelimit.h"
 #include "auth/users.h"
 #include "util/fs.h"
+#include "util/mem.h"
 
 #define KEY_MAX 512
 #define HEX_LEN (2 * SHA256_DIGEST_LENGTH)
@@ -190,7 +191,7 @@ static enum berr bucket_times(const char *key, time_t cutoff, time_t **times, si
 	size_t cap = 0;
 	struct dirent *de;
 	char path[PATH_MAX];
-	time_t *nt;
+	enum berr rc;
 	DIR *d;
 
 	*times = NULL;
@@ -207,15 +208,11 @@ static enum berr bucket_times(const char *key, time_t cutoff, time_t **times, si
 				unlink(path);
 			continue;
 		}
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			if ((nt = realloc(*times, cap * sizeof *nt)) == NULL) {
-				closedir(d);
-				free(*times);
-				*times = NULL;
-				return berr_sys("allocating for", key);
-			}
-			*times = nt;
+		if ((rc = mem_grow(times, &cap, *n + 1, sizeof **times, 16, key))) {
+			closedir(d);
+			free(*times);
+			*times = NULL;
+			return rc;
 		}
 		(*times)[(*n)++] = (time_t)t;
 	}

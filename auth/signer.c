@@ -42,6 +42,7 @@
 #include "auth/privsep.h"
 #include "auth/signer.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define SIGNER_CONNS 128          /* simultaneous worker connections */
 #define SIGNER_REPLY_MAX 4096
@@ -256,10 +257,9 @@ static enum berr signer_call(const char *path, int keep, const char *req, size_t
 				conn_drop();
 			if ((err = signer_connect(path, &fd)))
 				return err;
-			if (keep && strlen(path) < sizeof(conn.path)) {
+			if (keep && mem_strcpy(conn.path, sizeof(conn.path), path) == 0) {
 				conn.fd = fd;
 				conn.pid = getpid();
-				strcpy(conn.path, path);
 			}
 		}
 		n = send(fd, req, len, MSG_NOSIGNAL) == (ssize_t)len ? recv(fd, reply, cap, MSG_TRUNC) : -1;

@@ -49,6 +49,7 @@
 #include "auth/users.h"
 #include "util/fs.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 #define FILE_MAX (4u << 20)
 #define LOCK_STALE_SECONDS 120
@@ -161,53 +162,13 @@ static enum berr lock_take(const char *path, char *lock, size_t locksize)
 			"(or remove %s if no berthctl is running)", path, lock);
 }
 
-/* Write `buf` to `path` atomically, mode 0600, keeping the old file's owner. */
+/* Write `buf` to `path` atomically, mode 0600, keeping the old file's
+ * owner: berthctl often runs as root while the pool reads the file as its
+ * own user. */
 static enum berr file_replace(const char *path, const char *buf, size_t len)
 {
-	char tmp[PATH_MAX], rnd[17];
-	struct stat st;
-	enum berr rc;
-	int fd = -1;
-
-	if ((rc = fs_random_hex(rnd, 8)) ||
-	    (rc = fs_path(tmp, sizeof tmp, "%s.tmp.%s", path, rnd)))
-		return rc;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return berr_sys("creating", tmp);
-	if (fchmod(fd, 0600) != 0) {
-		rc = berr_sys("chmod", tmp);
-		goto out;
-	}
-	/* berthctl often runs as root while the pool reads the file as its own
-	 * user: keep whoever owned the file before. */
-	if (stat(path, &st) == 0 && fchown(fd, st.st_uid, st.st_gid) != 0 && errno != EPERM) {
-		rc = berr_sys("chown", tmp);
-		goto out;
-	}
-	if ((rc = fs_write_all(fd, buf, len, tmp)))
-		goto out;
-	if (fsync(fd) != 0) {
-		rc = berr_sys("fsync", tmp);
-		goto out;
-	}
-	if (close(fd) != 0) {
-		fd = -1;
-		rc = berr_sys("closing", tmp);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = berr_sys("renaming to", path);
-		goto out;
-	}
-	rc = fs_fsync_parent(path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (rc)
-		unlink(tmp);
-	return rc;
+	return fs_write_file(NULL, path, buf, len, FS_SECRET_MODE, FS_REPLACE | FS_KEEP_OWNER,
+			     NULL);
 }
 
 /* Given the current line of the name (NULL: absent), produce its new line
@@ -216,14 +177,10 @@ typedef enum berr (*edit_fn)(const char *old, size_t oldlen, void *ctx, char **o
 
 static enum berr edit_append(char **dst, size_t *len, size_t *cap, const char *s, size_t n)
 {
-	if (*len + n + 2 > *cap) {
-		size_t ncap = (*len + n + 2) * 2;
-		char *p = realloc(*dst, ncap);
-		if (p == NULL)
-			return berr_sys("allocating", "edit buffer");
-		*dst = p;
-		*cap = ncap;
-	}
+	enum berr rc = mem_grow(dst, cap, *len + n + 2, 1, 256, "edit buffer");
+
+	if (rc)
+		return rc;
 	memcpy(*dst + *len, s, n);
 	*len += n;
 	(*dst)[*len] = '\0';
@@ -508,36 +465,37 @@ int auth_users_exists(const char *path, const char *user)
 
 enum berr auth_users_list(const char *path, char ***names, size_t *count)
 {
-	char *file = NULL, **v = NULL, **nv;
+	char *file = NULL, **v = NULL;
 	const char *p, *line, *colon;
-	size_t len, n = 0;
+	size_t len, n = 0, cap = 0;
 	enum berr rc;
 
 	*names = NULL;
 	*count = 0;
 	if ((rc = file_read(path, &file)))
 		return rc;
-	if ((v = calloc(1, sizeof *v)) == NULL)
-		goto oom;
+	if ((rc = mem_grow(&v, &cap, 1, sizeof *v, 8, path)))
+		goto out;
+	v[0] = NULL;
 	for (p = file; next_line(&p, &line, &len);) {
 		colon = memchr(line, ':', len);
 		if (line[0] == '#' || colon == NULL)
 			continue;
-		if ((nv = realloc(v, (n + 2) * sizeof *v)) == NULL)
-			goto oom;
-		v = nv;
-		if ((v[n] = strndup(line, (size_t)(colon - line))) == NULL)
-			goto oom;
+		if ((rc = mem_grow(&v, &cap, n + 2, sizeof *v, 8, path)))
+			goto out;
+		if ((v[n] = strndup(line, (size_t)(colon - line))) == NULL) {
+			rc = berr_sys("allocating for", path);
+			goto out;
+		}
 		v[++n] = NULL;
 	}
-	free(file);
 	*names = v;
 	*count = n;
-	return BERR_OK;
-oom:
+	v = NULL;
+out:
 	auth_strv_free(v);
 	free(file);
-	return berr_sys("allocating for", path);
+	return rc;
 }
 
 /* ---------------------------------------------------------------- tokens */
@@ -666,6 +624,7 @@ static int token_parse(const char *line, size_t len, struct auth_repotoken *t)
 {
 	char *copy = strndup(line, len), *save = NULL, *f[5], *s;
 	long long created, expires;
+	size_t cap = 0;
 	int revoked, ok = 0;
 
 	memset(t, 0, sizeof *t);
@@ -683,14 +642,12 @@ static int token_parse(const char *line, size_t len, struct auth_repotoken *t)
 	t->created = (time_t)created;
 	t->expires = (time_t)expires;
 	t->revoked = revoked != 0;
-	t->scopes = calloc(1, sizeof *t->scopes);
-	if (t->name == NULL || t->scopes == NULL)
+	if (t->name == NULL || mem_grow(&t->scopes, &cap, 1, sizeof *t->scopes, 4, "token"))
 		goto out;
+	t->scopes[0] = NULL;
 	while ((s = strtok_r(NULL, " \t", &save)) != NULL) {
-		char **nv = realloc(t->scopes, (t->nscopes + 2) * sizeof *nv);
-		if (nv == NULL)
+		if (mem_grow(&t->scopes, &cap, t->nscopes + 2, sizeof *t->scopes, 4, "token"))
 			goto out;
-		t->scopes = nv;
 		if ((t->scopes[t->nscopes] = strdup(s)) == NULL)
 			goto out;
 		t->scopes[++t->nscopes] = NULL;
@@ -803,10 +760,10 @@ enum berr auth_repotoken_revoke(const char *path, const char *name)
 
 enum berr auth_repotoken_list(const char *path, struct auth_repotoken **list, size_t *count)
 {
-	struct auth_repotoken *v = NULL, *nv, t;
+	struct auth_repotoken *v = NULL, t;
 	const char *p, *line;
 	char *file = NULL;
-	size_t len, n = 0;
+	size_t len, n = 0, cap = 0;
 	enum berr rc;
 
 	*list = NULL;
@@ -820,14 +777,13 @@ enum berr auth_repotoken_list(const char *path, struct auth_repotoken **list, si
 			log_warn("%s: ignoring a malformed line", path);
 			continue;
 		}
-		if ((nv = realloc(v, (n + 1) * sizeof *v)) == NULL) {
+		if ((rc = mem_grow(&v, &cap, n + 1, sizeof *v, 8, path))) {
 			free(t.name);
 			auth_strv_free(t.scopes);
 			auth_repotoken_list_free(v, n);
 			free(file);
-			return berr_sys("allocating for", path);
+			return rc;
 		}
-		v = nv;
 		v[n++] = t;
 	}
 	free(file);
@@ -839,6 +795,13 @@ enum berr auth_repotoken_list(const char *path, struct auth_repotoken **list, si
 enum berr auth_repotoken_verify(const char *path, const char *name, const char *secret,
 				time_t now, struct auth_repotoken **out)
 {
+	return auth_repotoken_check(path, name, secret, now, out, NULL);
+}
+
+enum berr auth_repotoken_check(const char *path, const char *name, const char *secret,
+			       time_t now, struct auth_repotoken **out,
+			       enum auth_repotoken_state *state)
+{
 	static const char zero_hash[65] =
 		"0000000000000000000000000000000000000000000000000000000000000000";
 	unsigned char raw[AUTH_TOKEN_SECRET_BYTES] = { 0 };
@@ -846,10 +809,13 @@ enum berr auth_repotoken_verify(const char *path, const char *name, const char *
 	char got[65];
 	size_t n = 0;
 	int wellformed, match;
+	enum auth_repotoken_state st = AUTH_TOKEN_BAD_SECRET;
 	enum berr rc;
 
 	if (out)
 		*out = NULL;
+	if (state)
+		*state = st;
 	if ((rc = auth_repotoken_list(path, &list, &n)))
 		return rc;
 	for (size_t i = 0; name && i < n && t == NULL; i++)
@@ -863,9 +829,17 @@ enum berr auth_repotoken_verify(const char *path, const char *name, const char *
 	if (!match)
 		rc = berr_set(BERR_UNAUTHORIZED, BAD_LOGIN);
 	else if (t->revoked)
-		rc = berr_set(BERR_UNAUTHORIZED, "token %s has been revoked", t->name);
+		st = AUTH_TOKEN_REVOKED;
 	else if (t->expires != 0 && now >= t->expires)
+		st = AUTH_TOKEN_EXPIRED;
+	else
+		st = AUTH_TOKEN_VALID;
+	if (st == AUTH_TOKEN_REVOKED)
+		rc = berr_set(BERR_UNAUTHORIZED, "token %s has been revoked", t->name);
+	else if (st == AUTH_TOKEN_EXPIRED)
 		rc = berr_set(BERR_UNAUTHORIZED, "token %s has expired", t->name);
+	if (state)
+		*state = st;
 	if (rc == BERR_OK && out) {
 		if ((*out = calloc(1, sizeof **out)) == NULL) {
 			rc = berr_sys("allocating", "token");
@@ -924,17 +898,25 @@ enum berr auth_user_revoke(const char *state_dir, const char *name, time_t now)
 int auth_user_revoked(const char *state_dir, const char *name, time_t iat)
 {
 	char path[PATH_MAX];
+	struct berr_ctx probe;
 	struct stat st;
+	int revoked;
 
-	if (name == NULL || revoke_path(state_dir, name, path, sizeof path) != BERR_OK) {
-		berr_clear();
+	if (name == NULL)
 		return 0;
-	}
-	if (stat(path, &st) == 0 && st.st_mtime >= iat)
-		return 1;
-	return auth_name_valid(name) &&
-	       fs_path(path, sizeof path, "%s/revoked/user-%s", state_dir, name) == BERR_OK &&
-	       stat(path, &st) == 0 && st.st_mtime >= iat;
+	/* a name that has no revocation file was never revoked: an answer, not
+	 * an error, so the probe runs in its own error context */
+	berr_enter(&probe);
+	if (revoke_path(state_dir, name, path, sizeof path) != BERR_OK)
+		revoked = 0;
+	else if (stat(path, &st) == 0 && st.st_mtime >= iat)
+		revoked = 1;
+	else
+		revoked = auth_name_valid(name) &&
+			  fs_path(path, sizeof path, "%s/revoked/user-%s", state_dir, name) == BERR_OK &&
+			  stat(path, &st) == 0 && st.st_mtime >= iat;
+	berr_leave(&probe);
+	return revoked;
 }
 
 enum berr auth_repotoken_find(const char *path, const char *name, time_t now,

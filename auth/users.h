@@ -128,6 +128,17 @@ enum berr auth_repotoken_create(const char *path, const char *name, char *const 
  * shown to be right.  `out` may be NULL. */
 enum berr auth_repotoken_verify(const char *path, const char *name, const char *secret,
 				time_t now, struct auth_repotoken **out);
+/* The same, saying in *state why a login failed (for the log: a revoked or
+ * expired token is only told apart once the secret was shown right). */
+enum auth_repotoken_state {
+	AUTH_TOKEN_VALID,
+	AUTH_TOKEN_BAD_SECRET,       /* or no such token, or the file unreadable */
+	AUTH_TOKEN_REVOKED,
+	AUTH_TOKEN_EXPIRED,
+};
+enum berr auth_repotoken_check(const char *path, const char *name, const char *secret,
+			       time_t now, struct auth_repotoken **out,
+			       enum auth_repotoken_state *state);
 
 /* Token `name` as it stands at `now`, without its secret (a refresh, the
  * insufficient-scope check, berthctl).  BERR_UNAUTHORIZED "token NAME no

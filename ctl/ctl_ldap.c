@@ -129,7 +129,7 @@ int ctl_ldap_main(const struct config *cfg, int argc, char **argv)
 	rc = auth_ldap_lookup_user(l, a.pos[0], &u);
 	if (rc && auth_ldap_unavailable(l)) {
 		ex = ctl_fail(3, CMD, "the directory could not be reached: %s", berr_detail());
-	} else if (rc == BERR_UNAUTHORIZED && strncmp(berr_detail(), "directory error", 15) != 0) {
+	} else if (rc == BERR_UNAUTHORIZED && !auth_ldap_broken(l)) {
 		ex = ctl_fail(CTL_EX_PROBLEM, CMD, "%s: not found in the directory (or found more "
 			      "than once, or without a usable %s; see above)", a.pos[0],
 			      cfg->ldap_user_attr ? cfg->ldap_user_attr : "uid");

@@ -4,31 +4,23 @@
  *
  * With `auth = none` every request may; with `auth = token` the request's
  * bearer token (issued by the token service after a login against local
- * users, repository tokens or LDAP, and the policy file) decides.  A refusal
- * is BERR_UNAUTHORIZED (the WWW-Authenticate challenge is already added to
- * the answer) or BERR_DENIED.
+ * users, repository tokens or LDAP, and the policy file) decides, through
+ * auth/access.h; this is the HTTP half.  A refusal is BERR_UNAUTHORIZED
+ * (the WWW-Authenticate challenge is already added to the answer) or
+ * BERR_DENIED.
  */
 #ifndef BERTH_GATE_H
 #define BERTH_GATE_H
 
+#include "auth/access.h"
 #include "util/err.h"
 
 struct req;
-
-enum auth_action {
-	AUTH_PULL = 1,
-	AUTH_PUSH,
-	AUTH_DELETE,
-	AUTH_CATALOG,
-};
 
 /* `repo` is NULL for registry-wide actions (the base route, the catalog). */
 enum berr gate_check(struct req *r, const char *repo, enum auth_action action);
 /* May the caller pull `repo` at all, whatever its token names?  For lists
  * that show only what the caller can read (the catalog, mount without from). */
 int gate_visible(struct req *r, const char *repo);
-/* Add the Bearer challenge for `repo`/`action` (error may be NULL). */
-void gate_challenge(struct req *r, const char *repo, enum auth_action action,
-		    const char *error);
 
 #endif

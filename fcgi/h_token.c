@@ -18,7 +18,6 @@
 #include <string.h>
 #include <openssl/evp.h>
 
-#include "fcgi/gate.h"
 #include "auth/basic.h"
 #include "auth/login.h"
 #include "fcgi/handlers.h"
@@ -39,10 +38,15 @@ static int add_scope(void *ctx, const char *value)
 }
 
 /* Basic credentials from the Authorization header: 1 present, 0 absent,
- * -1 malformed (auth/basic.h). */
+ * -1 malformed (auth/basic.h).  Unless 1, pass holds nothing: not even a
+ * piece of a password that was cut short. */
 static int basic_credentials(struct req *r, char *user, size_t ul, char *pass, size_t pl)
 {
-	return auth_basic_parse(req_param(r, "HTTP_AUTHORIZATION"), user, ul, pass, pl);
+	int rc = auth_basic_parse(req_param(r, "HTTP_AUTHORIZATION"), user, ul, pass, pl);
+
+	if (rc != 1)
+		OPENSSL_cleanse(pass, pl);
+	return rc;
 }
 
 static void rfc3339(time_t t, char *out, size_t len)
@@ -63,8 +67,8 @@ static enum berr answer(struct req *r, struct auth_ctx *a, const struct auth_ide
 
 	if ((err = auth_issue_access(a, id, sc->v, sc->n, now, &token, &granted)))
 		goto out;
-	if (offline && id->kind != AUTH_ANONYMOUS && !refresh_in &&
-	    (err = auth_issue_refresh(a, id, now, &refresh)))
+	/* a refresh grant keeps the refresh token it presented */
+	if (offline && !refresh_in && (err = auth_issue_refresh(a, id, now, &refresh)))
 		goto out;
 	rfc3339(now, issued, sizeof(issued));
 	doc = json_pack("{s:s, s:s, s:I, s:s}", "token", token, "access_token", token,
@@ -124,14 +128,14 @@ static enum berr token_get(struct req *r, struct auth_ctx *a)
 	http_param_each(r->query, "scope", add_scope, &sc);
 	basic = basic_credentials(r, user, sizeof(user), pass, sizeof(pass));
 	if (basic < 0)
-		return login_failed(r, berr_set(BERR_UNAUTHORIZED, "malformed Basic credentials"), 0);
-	if (basic && (err = auth_login_password(a, user, pass, client_addr(r), &id, &retry))) {
-		OPENSSL_cleanse(pass, sizeof(pass));
-		return login_failed(r, err, retry);
-	}
-	OPENSSL_cleanse(pass, sizeof(pass));
-	err = answer(r, a, &id, &sc, http_param_get(r->query, "offline_token", off, sizeof(off)) > 0 &&
-		     strcmp(off, "true") == 0, NULL);
+		err = login_failed(r, berr_set(BERR_UNAUTHORIZED, "malformed Basic credentials"), 0);
+	else if (basic && (err = auth_login_password(a, user, pass, client_addr(r), &id, &retry)))
+		err = login_failed(r, err, retry);
+	OPENSSL_cleanse(pass, sizeof(pass)); /* on every path */
+	if (!err)
+		err = answer(r, a, &id, &sc, http_param_get(r->query, "offline_token", off,
+							    sizeof(off)) > 0 && strcmp(off, "true") == 0,
+			     NULL);
 	auth_identity_release(&id);
 	return err;
 }

@@ -28,7 +28,7 @@ static void refused(const char *hdr, int want)
 
 int main(void)
 {
-	char u[4], p[4];
+	char u[4] = "U", p[4] = "P";
 
 	ok("Basic YWRtaW46czNjcmV0", "admin", "s3cret");       /* admin:s3cret */
 	ok("basic YWI6Y2RlZmc=", "ab", "cdefg");                /* one '=' */
@@ -48,7 +48,9 @@ int main(void)
 	refused("Basic YWI6Y2RlZmc", -1);                       /* padding missing */
 	refused("Basic YTpi====", -1);                          /* too much padding */
 	CHECK_INT(auth_basic_parse("Basic YWJjZDpi", u, sizeof(u), p, sizeof(p)), -1); /* user "abcd" */
+	CHECK(u[0] == 'U' && p[0] == 'P');                      /* nothing written */
 	CHECK_INT(auth_basic_parse("Basic YTpiY2Rl", u, sizeof(u), p, sizeof(p)), -1); /* pass "bcde" */
+	CHECK(u[0] == 'U' && p[0] == 'P');
 	CHECK_INT(auth_basic_parse("Basic YWJjOmJjZA==", u, sizeof(u), p, sizeof(p)), 1);
 	CHECK_STR(u, "abc");
 	CHECK_STR(p, "bcd");

@@ -2,6 +2,7 @@
  * test_ldap_escape.c - RFC 4515 filter escaping, RFC 4514 DN escaping and
  * the %s templates of auth/ldap.c: what a hostile user name turns into.
  */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "auth/ldap.h"
@@ -39,6 +40,10 @@ static void test_filter(void)
 	check_filter("tab\there\n", 9, "tab\\09here\\0a");
 	check_filter("a.b-c_d@x", 9, "a.b-c_d@x");
 	check_filter("cn=Dave \\28QA\\29,dc=x", 21, "cn=Dave \\5c28QA\\5c29,dc=x");
+	/* a length whose escaped size would wrap size_t: refused before any
+	 * allocation or write (the input is never read) */
+	CHECK(auth_ldap_filter_escape("x", SIZE_MAX / 2) == NULL);
+	CHECK(auth_ldap_dn_escape("x", SIZE_MAX / 3 + 1) == NULL);
 }
 
 static void test_dn(void)
