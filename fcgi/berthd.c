@@ -49,6 +49,7 @@
 #include "fcgi/pool.h"
 #include "fcgi/scoreboard.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/privs.h"
 
 #define MAX_BACKOFF 30
@@ -75,7 +76,7 @@ static int listen_fd[NPOOLS] = { -1, -1, -1 };
 static struct slot *slots[NPOOLS];
 static int nslots[NPOOLS];
 static pid_t *retiring;      /* old-generation workers still finishing */
-static size_t nretiring;
+static size_t nretiring, retiring_cap;
 static pid_t sweeper;
 static pid_t signer;          /* holds the token signing key (auth = token) */
 static time_t signer_restart_at;
@@ -444,14 +445,14 @@ static void retire_generation(void)
 {
 	for (int p = 0; p < NPOOLS; p++) {
 		for (int i = 0; i < nslots[p]; i++) {
-			pid_t pid = slots[p][i].pid, *nr;
+			pid_t pid = slots[p][i].pid;
 			if (!pid)
 				continue;
-			if (!(nr = realloc(retiring, (nretiring + 1) * sizeof(*nr)))) {
+			if (mem_grow(&retiring, &retiring_cap, nretiring + 1, sizeof(*retiring), 16,
+				     "retiring workers")) {
 				kill(pid, SIGTERM); /* cannot track it: let it go now */
 				continue;
 			}
-			retiring = nr;
 			retiring[nretiring++] = pid;
 		}
 		free(slots[p]);

@@ -6,6 +6,14 @@
  * A tag is negotiated against the client's Accept; a digest names exact
  * content and is served whatever Accept says.
  *
+ * A GET or HEAD whose reference can be no tag (".INVALID_MANIFEST_NAME")
+ * asks for a manifest that cannot exist: 404 MANIFEST_UNKNOWN, as the spec
+ * words it and as Distribution and zot answer (clients and the spec's
+ * conformance suite expect it).  A PUT or DELETE with it stays 400
+ * MANIFEST_INVALID: there the client names a tag it wants to write.  A
+ * reference with a ':' is a digest, and a malformed digest stays 400
+ * DIGEST_INVALID everywhere.
+ *
  * PUT and DELETE check the administrators' locks (store/locks.c) after auth,
  * so only a caller allowed to push or delete learns that something is locked.
  *
@@ -38,12 +46,21 @@ static enum berr unknown(struct req *r, enum berr err)
 	return err;
 }
 
+/* GET, HEAD: a reference that is no tag names no manifest (see the top). */
+static enum berr no_such_tag(struct req *r)
+{
+	const char *why = berr_detail_for(BERR_MANIFEST_INVALID);
+
+	return berr_set(BERR_MANIFEST_UNKNOWN, "no manifest can be tagged \"%.140s\": %s",
+			r->route.ref, why ? why : "invalid tag");
+}
+
 static enum berr resolve(struct req *r, struct digest *d, int *by_digest)
 {
 	enum berr err;
 
 	if ((err = parse_reference(r->route.ref, d, by_digest)))
-		return err;
+		return *by_digest ? err : no_such_tag(r);
 	if ((err = gate_check(r, r->route.name, AUTH_PULL)))
 		return err;
 	/* checked by the caller's store_manifest_linked, which reads the type */

@@ -53,6 +53,25 @@ enum berr h_tags_list(struct req *r)
 	return BERR_OK;
 }
 
+/* Keep the entries of all[0..count) the caller may pull; returns how many.
+ * A repository that cannot be judged is left out, quietly: its failure is
+ * not the answer's, so it runs in a context of its own. */
+static size_t visible_only(struct req *r, char **all, size_t count)
+{
+	struct berr_ctx quiet;
+	size_t kept = 0;
+
+	berr_enter(&quiet);
+	for (size_t i = 0; i < count; i++) {
+		if (gate_visible(r, all[i]))
+			all[kept++] = all[i];
+		else
+			free(all[i]);
+	}
+	berr_leave(&quiet);
+	return kept;
+}
+
 /* The catalog lists only what the caller may pull: filter, then page. */
 enum berr h_catalog(struct req *r)
 {
@@ -68,13 +87,7 @@ enum berr h_catalog(struct req *r)
 		return err;
 	if ((err = store_catalog(r->store, *p.last ? p.last : NULL, -1, &all, &count, &more)))
 		return err;
-	for (size_t i = 0; i < count; i++) {
-		if (gate_visible(r, all[i]))
-			all[kept++] = all[i];
-		else
-			free(all[i]);
-	}
-	berr_clear();
+	kept = visible_only(r, all, count);
 	more = p.n >= 0 && kept > (size_t)p.n;
 	if (more) {
 		for (size_t i = (size_t)p.n; i < kept; i++)

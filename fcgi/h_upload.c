@@ -145,33 +145,46 @@ static int may_pull(void *ctx, const char *repo)
 	return gate_visible(ctx, repo);
 }
 
-/* POST ?mount=<digest>[&from=<repo>]: link a blob another repository has
- * (any repository the caller may pull, when `from` is absent).  1 if
- * mounted; 0 and the caller falls back to an upload session otherwise. */
-static int try_mount(struct req *r)
+/* The mount itself: 0 when the blob is linked into r's repository. */
+static int mount(struct req *r, struct digest *d)
 {
 	char from[REF_NAME_MAX + 2], dv[DIGEST_STR_MAX + 8];
-	struct digest d;
-	size_t hlen = r->hlen; /* a refused source adds no challenge to the 202 */
 	int has_from;
 
-	if (req_query(r, "mount", dv, sizeof(dv)) != 1 || digest_parse(&d, dv))
-		goto none;
+	if (req_query(r, "mount", dv, sizeof(dv)) != 1 || digest_parse(d, dv))
+		return -1;
 	has_from = req_query(r, "from", from, sizeof(from));
 	if (has_from < 0 || (has_from && (ref_name_check(from) ||
 					  gate_check(r, from, AUTH_PULL) != BERR_OK ||
-					  store_blob_linked(r->store, from, &d))))
-		goto none;
-	if (!has_from && store_blob_find_repo(r->store, &d, may_pull, r, from, sizeof(from)))
-		goto none;
-	if (store_blob_link(r->store, r->route.name, &d))
-		goto none;
+					  store_blob_linked(r->store, from, d))))
+		return -1;
+	if (!has_from && store_blob_find_repo(r->store, d, may_pull, r, from, sizeof(from)))
+		return -1;
+	return store_blob_link(r->store, r->route.name, d) ? -1 : 0;
+}
+
+/* POST ?mount=<digest>[&from=<repo>]: link a blob another repository has
+ * (any repository the caller may pull, when `from` is absent).  1 if
+ * mounted; 0 and the caller falls back to an upload session otherwise.
+ * A mount that cannot be done is no error: it runs in an error context of
+ * its own, and what it added to the answer (a refused source's challenge)
+ * is taken back, so the 202 of the session carries none of it. */
+static int try_mount(struct req *r)
+{
+	struct berr_ctx quiet;
+	struct digest d;
+	size_t mark = resp_mark(r);
+	int rc;
+
+	berr_enter(&quiet);
+	rc = mount(r, &d);
+	berr_leave(&quiet);
+	if (rc) {
+		resp_rollback(r, mark);
+		return 0;
+	}
 	blob_created(r, &d);
 	return 1;
-none:
-	r->hlen = hlen;
-	berr_clear();
-	return 0;
 }
 
 enum berr h_upload_start(struct req *r)

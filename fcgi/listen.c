@@ -45,6 +45,7 @@
 
 #include "fcgi/pool.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/privs.h"
 
 static long tcp_wait;   /* seconds a TCP bind may wait for a dead master's workers */
@@ -174,9 +175,8 @@ static enum berr listen_unix(const char *path, int backlog, int mode, int *out)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (mem_strcpy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
 		return berr_set(BERR_INTERNAL, "socket path too long: %s", path);
-	strcpy(sa.sun_path, path);
 	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && (err = replace_stale(path, &sa)))
 		return err;
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)

@@ -7,6 +7,9 @@
  * a few send "bytes=<start>-<end>".  All are accepted; anything else, any
  * sign, space or junk inside the numbers, and any value beyond INT64_MAX is
  * refused, because these offsets position writes inside the session file.
+ * The end must also leave room for the length: a range is used as
+ * end - start + 1 bytes and as the offset end + 1 that follows it, so an
+ * end of INT64_MAX (whose next offset overflows off_t) is refused too.
  * Optional whitespace around the whole value (HTTP's OWS) is ignored.
  */
 #include <inttypes.h>
@@ -80,6 +83,8 @@ enum berr range_parse_content_range(const char *s, int64_t *start, int64_t *end)
 		return bad(s, "unexpected characters after the range");
 	if (b < a)
 		return bad(s, "end is before start");
+	if (b == INT64_MAX)
+		return bad(s, "end offset too large");
 	if (total >= 0 && b >= total)
 		return bad(s, "end is beyond the total length");
 	*start = a;

@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include "util/err.h"
 
-/* BERR_RANGE_INVALID on anything malformed, negative, overflowing or with end < start. */
+/* BERR_RANGE_INVALID on anything malformed, negative, overflowing or with
+ * end < start.  An accepted range has 0 <= start <= end < INT64_MAX, so
+ * end - start + 1 and end + 1 never overflow. */
 enum berr range_parse_content_range(const char *s, int64_t *start, int64_t *end);
 /* Writes the session's Range header value for `offset` bytes received. */
 void range_format_session(int64_t offset, char *out, size_t outlen);

@@ -1,17 +1,24 @@
 /*
- * request.c - request parsing and answer writing over libfcgi (request.h).
+ * request.c - request parsing and answer writing over the transport seam
+ * (struct req_io, request.h).
  *
  * Every answer goes out through resp_send(): it adds the headers that every
- * registry answer carries, so no handler can forget them.
+ * registry answer carries, so no handler can forget them.  The head is built
+ * in one buffer and written once; the body is written from the caller's
+ * buffer.  Headers collect in r->hdrs as "Name: value\r\n" lines: a header
+ * is formatted into the free tail of that buffer and counted (r->hlen) only
+ * once all of it fitted, so a header too long is dropped whole and never
+ * glued to the next one.
  *
  * Deadlines on the body.  nginx buffers every small body whole (nginx/
  * berth.conf.in), so only upload bodies stream in at the client's pace, but
  * every read is bounded all the same:
  *   - read_timeout: SO_RCVTIMEO on the FastCGI connection, so one read(2)
  *     that sees nothing for that long fails with EAGAIN;
- *   - upload_min_rate over upload_rate_window: FCGX_GetStr() loops until it
- *     has all the bytes it was asked for, so a trickle of one byte a second
- *     never trips the read deadline.  Each call therefore asks for at most
+ *   - upload_min_rate over upload_rate_window: the transport's read
+ *     (libfcgi's FCGX_GetStr()) loops until it has all the bytes it was
+ *     asked for, so a trickle of one byte a second never trips the read
+ *     deadline.  Each call therefore asks for at most
  *     min_rate * window bytes, and a per-thread timer (SIGALRM to this
  *     thread only, no SA_RESTART) interrupts it when it has not got them
  *     within the window: read(2) fails with EINTR.  The timer repeats every
@@ -26,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -35,6 +43,7 @@
 
 #include "fcgi/request.h"
 #include "util/log.h"
+#include "util/mem.h"
 
 static const char *status_text(int status)
 {
@@ -102,19 +111,20 @@ static void set_read_deadline(struct req *r)
 {
 	struct timeval tv = { .tv_sec = r->cfg->read_timeout };
 
-	if (r->fr->ipcFd < 0 || tv.tv_sec <= 0)
+	if (r->io->fd < 0 || tv.tv_sec <= 0)
 		return;
-	if (setsockopt(r->fr->ipcFd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+	if (setsockopt(r->io->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		log_warn("request: SO_RCVTIMEO on the FastCGI connection: %s", strerror(errno));
 }
 
-enum berr req_init(struct req *r, FCGX_Request *fr, const struct config *cfg,
+enum berr req_init(struct req *r, const struct req_io *io, const struct config *cfg,
 		   struct store *st)
 {
 	const char *uri, *q, *cl;
 
 	memset(r, 0, sizeof(*r));
-	r->fr = fr;
+	berr_enter(&r->err);
+	r->io = io;
 	r->cfg = cfg;
 	r->store = st;
 	r->method = req_param(r, "REQUEST_METHOD");
@@ -145,11 +155,17 @@ void req_release(struct req *r)
 	free(r->path);
 	free(r->query);
 	r->path = r->query = NULL;
+	berr_leave(&r->err);
 }
 
 const char *req_param(struct req *r, const char *name)
 {
-	return FCGX_GetParam(name, r->fr->envp);
+	size_t nl = strlen(name);
+
+	for (char **e = r->io->env; e && *e; e++)
+		if (strncmp(*e, name, nl) == 0 && (*e)[nl] == '=')
+			return *e + nl + 1;
+	return NULL;
 }
 
 char *req_param_all(struct req *r, const char *name, char *out, size_t outlen)
@@ -158,12 +174,14 @@ char *req_param_all(struct req *r, const char *name, char *out, size_t outlen)
 	char **e;
 
 	out[0] = '\0';
-	for (e = r->fr->envp; e && *e; e++) {
+	for (e = r->io->env; e && *e; e++) {
 		if (strncmp(*e, name, nl) != 0 || (*e)[nl] != '=')
 			continue;
 		int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", *e + nl + 1);
-		if (n < 0 || (size_t)n >= outlen - used)
+		if (n < 0 || (size_t)n >= outlen - used) {
+			out[used] = '\0'; /* a value that does not fit is left out whole */
 			break;
+		}
 		used += (size_t)n;
 	}
 	return out;
@@ -229,9 +247,9 @@ static int take_first(void *ctx, const char *value)
 {
 	struct first *f = ctx;
 
-	if (strlen(value) >= f->outlen)
+	/* too long leaves out untouched: no prefix of a value passes for it */
+	if (strlen(value) >= f->outlen || mem_strcpy(f->out, f->outlen, value) < 0)
 		return f->found = -1;
-	strcpy(f->out, value);
 	f->found = 1;
 	return 1;
 }
@@ -316,7 +334,8 @@ static ssize_t body_failed(struct req *r, int err, int got, int rate_expired)
 		return -1;
 	}
 	log_info("%s %s from %s: cut off: %s", r->method, r->path ? r->path : "",
-		 req_param(r, "REMOTE_ADDR") ? req_param(r, "REMOTE_ADDR") : "?", berr_detail());
+		 req_param(r, "REMOTE_ADDR") ? req_param(r, "REMOTE_ADDR") : "?",
+		 berr_detail_for(BERR_TOO_SLOW));
 	return -1;
 }
 
@@ -335,19 +354,38 @@ ssize_t req_read(struct req *r, void *buf, size_t n)
 		n = (size_t)least;
 	if (rated)
 		rate_timer_set(c->upload_rate_window);
-	got = FCGX_GetStr(buf, (int)n, r->fr->in);
+	err = 0;
+	if ((got = r->io->read(r->io->ctx, buf, (int)n, &err)) < 0) {
+		got = 0;
+		err = err ? err : EIO;
+	}
 	expired = rated && rate_fired;
 	if (rated)
 		rate_timer_set(0);
-	if (got < (int)n && (err = FCGX_GetError(r->fr->in)))
+	if (got < (int)n && err)
 		return body_failed(r, err, got, expired || (rated && err == EINTR));
 	return got;
 }
 
+/* Room after `used` bytes for at least one more and the NUL.  A body of
+ * known length is allocated whole at once (and one byte more, to see that
+ * it ended); one of unknown length doubles from 64 KiB. */
+static enum berr body_room(struct req *r, char **buf, size_t *cap, size_t used)
+{
+	size_t first = 64 * 1024;
+
+	if (used + 1 < *cap)
+		return BERR_OK;
+	if (r->content_length >= 0)
+		first = (size_t)r->content_length + 2;
+	return mem_grow(buf, cap, used + 2, 1, first, "request body");
+}
+
 enum berr req_read_all(struct req *r, size_t max, char **out, size_t *len)
 {
-	size_t cap = 0, used = 0;
-	char *buf = NULL, *nb;
+	size_t cap = 0, used = 0, want;
+	char *buf = NULL;
+	enum berr err;
 	ssize_t n;
 
 	*out = NULL;
@@ -356,56 +394,96 @@ enum berr req_read_all(struct req *r, size_t max, char **out, size_t *len)
 		return berr_set(BERR_TOO_LARGE, "body of %lld bytes exceeds the limit of %zu",
 				(long long)r->content_length, max);
 	for (;;) {
-		if (used == cap) {
-			cap = cap ? cap * 2 : 64 * 1024;
-			if (cap > max + 1)
-				cap = max + 1;
-			if (!(nb = realloc(buf, cap + 1))) {
-				free(buf);
-				return berr_set(BERR_INTERNAL, "out of memory");
-			}
-			buf = nb;
-		}
-		n = req_read(r, buf + used, cap - used);
-		if (n < 0) {
-			free(buf);
-			if (r->body_error == BERR_TOO_SLOW)
-				return BERR_TOO_SLOW;
-			return berr_set(BERR_SIZE_INVALID, "request body ended early");
+		if ((err = body_room(r, &buf, &cap, used)))
+			goto fail;
+		want = cap - 1 - used;
+		if (want > max + 1 - used)
+			want = max + 1 - used;
+		if ((n = req_read(r, buf + used, want)) < 0) {
+			err = r->body_error == BERR_TOO_SLOW ? BERR_TOO_SLOW :
+				berr_set(BERR_SIZE_INVALID, "request body ended early");
+			goto fail;
 		}
 		if (n == 0)
 			break;
 		used += (size_t)n;
 		if (used > max) {
-			free(buf);
-			return berr_set(BERR_TOO_LARGE, "body exceeds the limit of %zu bytes", max);
+			err = berr_set(BERR_TOO_LARGE, "body exceeds the limit of %zu bytes", max);
+			goto fail;
 		}
 	}
 	buf[used] = '\0';
 	*out = buf;
 	*len = used;
 	return BERR_OK;
+fail:
+	free(buf);
+	return err;
 }
 
 void resp_header(struct req *r, const char *name, const char *fmt, ...)
 {
+	char *tail = r->hdrs + r->hlen;
+	size_t room = sizeof(r->hdrs) - r->hlen, used;
 	va_list ap;
 	int n;
 
-	n = snprintf(r->hdrs + r->hlen, sizeof(r->hdrs) - r->hlen, "%s: ", name);
-	if (n < 0 || (size_t)n >= sizeof(r->hdrs) - r->hlen)
-		return;
-	r->hlen += (size_t)n;
+	/* formatted into the free tail; counted only when all of it fits */
+	n = snprintf(tail, room, "%s: ", name);
+	if (n < 0 || (size_t)n >= room)
+		goto toolong;
+	used = (size_t)n;
 	va_start(ap, fmt);
-	n = vsnprintf(r->hdrs + r->hlen, sizeof(r->hdrs) - r->hlen, fmt, ap);
+	n = vsnprintf(tail + used, room - used, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n + 2 >= sizeof(r->hdrs) - r->hlen) {
-		log_err("response header %s dropped: too long", name);
-		return;
+	if (n < 0 || (size_t)n + 2 >= room - used)
+		goto toolong;
+	used += (size_t)n;
+	memcpy(tail + used, "\r\n", 2);
+	r->hlen += used + 2;
+	return;
+toolong:
+	log_err("response header %s dropped: too long", name);
+}
+
+size_t resp_mark(const struct req *r)
+{
+	return r->hlen;
+}
+
+void resp_rollback(struct req *r, size_t mark)
+{
+	if (mark <= r->hlen)
+		r->hlen = mark;
+}
+
+/* Is the header line at h (length len) named one of keep? */
+static int kept(const char *h, size_t len, const char *const *keep)
+{
+	const char *colon = memchr(h, ':', len);
+	size_t nl = colon ? (size_t)(colon - h) : len;
+
+	for (; keep && *keep; keep++)
+		if (strlen(*keep) == nl && strncasecmp(h, *keep, nl) == 0)
+			return 1;
+	return 0;
+}
+
+void resp_headers_keep(struct req *r, const char *const *keep)
+{
+	size_t in = 0, out = 0;
+
+	while (in < r->hlen) {
+		const char *end = memmem(r->hdrs + in, r->hlen - in, "\r\n", 2);
+		size_t len = end ? (size_t)(end - (r->hdrs + in)) + 2 : r->hlen - in;
+
+		if (kept(r->hdrs + in, len, keep)) {
+			memmove(r->hdrs + out, r->hdrs + in, len);
+			out += len;
+		}
+		in += len;
 	}
-	r->hlen += (size_t)n;
-	memcpy(r->hdrs + r->hlen, "\r\n", 3);
-	r->hlen += 2;
+	r->hlen = out;
 }
 
 void resp_location(struct req *r, const char *fmt, ...)
@@ -419,17 +497,30 @@ void resp_location(struct req *r, const char *fmt, ...)
 	resp_header(r, "Location", "%s%s", r->base, path);
 }
 
+/* Status line, the headers every answer carries, the collected ones, and
+ * the blank line: built here and written once. */
 static void send_head(struct req *r, int status, const char *ctype, int64_t length)
 {
-	FCGX_FPrintF(r->fr->out, "Status: %d %s\r\n"
-		     "Docker-Distribution-API-Version: registry/2.0\r\n", status,
-		     status_text(status));
-	if (ctype)
-		FCGX_FPrintF(r->fr->out, "Content-Type: %s\r\n", ctype);
+	char head[sizeof(r->hdrs) + 512];
+	size_t used;
+	int n;
+
+	n = snprintf(head, sizeof(head) - sizeof(r->hdrs),
+		     "Status: %d %s\r\nDocker-Distribution-API-Version: registry/2.0\r\n",
+		     status, status_text(status));
+	used = (size_t)n;
+	if (ctype && strlen(ctype) < 256) /* media types are far shorter */
+		used += (size_t)snprintf(head + used, sizeof(head) - used,
+					 "Content-Type: %s\r\n", ctype);
+	else if (ctype)
+		log_err("response Content-Type dropped: too long");
 	if (length >= 0)
-		FCGX_FPrintF(r->fr->out, "Content-Length: %lld\r\n", (long long)length);
-	FCGX_PutStr(r->hdrs, (int)r->hlen, r->fr->out);
-	FCGX_PutStr("\r\n", 2, r->fr->out);
+		used += (size_t)snprintf(head + used, sizeof(head) - used,
+					 "Content-Length: %lld\r\n", (long long)length);
+	memcpy(head + used, r->hdrs, r->hlen);
+	used += r->hlen;
+	memcpy(head + used, "\r\n", 2);
+	r->io->write(r->io->ctx, head, used + 2);
 	r->sent = 1;
 }
 
@@ -437,7 +528,7 @@ void resp_send(struct req *r, int status, const char *ctype, const void *body, s
 {
 	send_head(r, status, ctype, (int64_t)len);
 	if (body && len && !r->head)
-		FCGX_PutStr(body, (int)len, r->fr->out);
+		r->io->write(r->io->ctx, body, len);
 }
 
 void resp_send_length(struct req *r, int status, const char *ctype, int64_t length)

@@ -9,8 +9,13 @@
  * EPOLLEXCLUSIVE, so a new connection wakes one of them, not all; the
  * listening socket is non-blocking all the same, and a worker whose
  * accept() loses a race (EAGAIN) just waits again.
+ *
+ * This is the one file that knows libfcgi: it hands each request to
+ * request.c as a struct req_io (the FastCGI parameters, a body reader and
+ * an answer writer over libfcgi's streams).
  */
 #include <errno.h>
+#include <limits.h>
 #include <sys/epoll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -60,19 +65,47 @@ enum berr pool_claim_upload(struct req *r)
 		user = json_string_value(json_object_get(r->auth_claims, "sub"));
 	err = sb_claim(req_param(r, "REMOTE_ADDR"), user ? user : "", r->cfg->upload_client_workers);
 	if (err) {
-		log_info("upload refused: %s", berr_detail());
+		const char *why = berr_detail_for(err);
+
+		log_info("upload refused: %s", why ? why : berr_message(err));
 		resp_header(r, "Retry-After", "%d", CLAIM_RETRY_AFTER);
 	}
 	return err;
 }
 
+/* struct req_io over libfcgi: FCGX_GetStr waits for all n bytes or the end. */
+static int fcgx_read(void *ctx, void *buf, int n, int *err)
+{
+	FCGX_Request *fr = ctx;
+	int got = FCGX_GetStr(buf, n, fr->in);
+
+	*err = got < n ? FCGX_GetError(fr->in) : 0;
+	return got;
+}
+
+static void fcgx_write(void *ctx, const void *buf, size_t n)
+{
+	FCGX_Request *fr = ctx;
+	const char *p = buf;
+
+	while (n > 0) {
+		int chunk = n > INT_MAX ? INT_MAX : (int)n;
+		if (FCGX_PutStr(p, chunk, fr->out) != chunk)
+			return; /* the client went away: libfcgi drops the rest */
+		p += chunk;
+		n -= (size_t)chunk;
+	}
+}
+
+/* One request, in its own error context (req_init to req_release). */
 static void serve(FCGX_Request *fr, const struct config *cfg, struct store *st)
 {
+	struct req_io io = { .env = fr->envp, .fd = fr->ipcFd, .read = fcgx_read,
+			     .write = fcgx_write, .ctx = fr };
 	struct req r;
 	enum berr err;
 
-	berr_clear();
-	err = req_init(&r, fr, cfg, st);
+	err = req_init(&r, &io, cfg, st);
 	if (err)
 		resp_error(&r, err);
 	else

@@ -473,6 +473,12 @@ req GET "/v2/$NS/nonexistent/manifests/latest"
 want_error 404 NAME_UNKNOWN
 req GET "/v2/$NS/nonexistent/blobs/$D_L1"
 want_error 404 BLOB_UNKNOWN NAME_UNKNOWN
+# A reference that can be no tag names no manifest: 404, as the spec's own
+# conformance tests ask with this very reference.
+req GET "/v2/$R_PULL/manifests/.INVALID_MANIFEST_NAME"
+want_error 404 MANIFEST_UNKNOWN
+req HEAD "/v2/$R_PULL/manifests/.INVALID_MANIFEST_NAME"
+want_status 404
 
 # Bad input: a digest of an unknown algorithm, a malformed digest, an
 # invalid repository name.

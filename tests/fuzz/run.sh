@@ -5,7 +5,7 @@
 #
 #   BUILD=build-fuzz  output directory      FUZZ_TIME=20  seconds per target
 #   CLANG=clang       compiler              TARGETS="digest ref range manifest jwt scope
-#                                           basic query form"
+#                                           basic query form request"
 #
 # The seeds in tests/fuzz/corpus/<target>/ are read but never written: new
 # inputs go to $BUILD/fuzz/<target>/corpus so runs accumulate coverage
@@ -15,7 +15,7 @@ set -u
 BUILD=${BUILD:-build-fuzz}
 CLANG=${CLANG:-clang}
 FUZZ_TIME=${FUZZ_TIME:-20}
-TARGETS=${TARGETS:-"digest ref range manifest jwt scope basic query form"}
+TARGETS=${TARGETS:-"digest ref range manifest jwt scope basic query form request"}
 FLAGS="-std=gnu11 -g -O1 -I. -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer"
@@ -32,12 +32,13 @@ sources() {
 	digest)   echo "oci/digest.c $COMMON -lcrypto" ;;
 	ref)      echo "oci/ref.c $COMMON -lcrypto" ;;
 	range)    echo "fcgi/range.c $COMMON" ;;
-	manifest) echo "oci/manifest.c oci/digest.c $COMMON -ljansson -lcrypto" ;;
-	jwt)   echo "auth/jwt.c auth/b64url.c $COMMON -ljansson -lcrypto" ;;
+	manifest) echo "oci/manifest.c oci/digest.c util/mem.c $COMMON -ljansson -lcrypto" ;;
+	jwt)   echo "auth/jwt.c auth/keyring.c auth/b64url.c util/fs.c util/mem.c $COMMON -ljansson -lcrypto" ;;
 	scope) echo "auth/scope.c oci/ref.c $COMMON -ljansson -lcrypto" ;;
-	basic) echo "auth/basic.c -lcrypto" ;;
-	query) echo "fcgi/request.c $COMMON -lfcgi -ljansson" ;;
-	form)  echo "fcgi/request.c auth/scope.c oci/ref.c $COMMON -lfcgi -ljansson -lcrypto" ;;
+	basic) echo "auth/basic.c util/mem.c $COMMON -lcrypto" ;;
+	query) echo "fcgi/request.c util/mem.c $COMMON -ljansson" ;;
+	form)  echo "fcgi/request.c util/mem.c auth/scope.c oci/ref.c $COMMON -ljansson -lcrypto" ;;
+	request) echo "fcgi/request.c fcgi/errors.c util/mem.c $COMMON -ljansson" ;;
 	*)        return 1 ;;
 	esac
 }

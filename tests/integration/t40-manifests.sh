@@ -1,7 +1,10 @@
 #!/bin/bash
 # t40-manifests: PUT, GET and HEAD of the four manifest media types by tag
 # and by digest; exact bytes and stored Content-Type; Accept negotiation;
-# references that must exist in the repository; invalid manifests.
+# references that must exist in the repository; invalid manifests; a 404
+# carries none of the success's headers (ETag, Docker-Content-Digest);
+# a reference that can be no tag is 404 MANIFEST_UNKNOWN on GET and HEAD,
+# 400 MANIFEST_INVALID on PUT and DELETE.
 . "$(dirname "$0")/../lib.sh"
 
 berth_start
@@ -263,15 +266,26 @@ req GET "/v2/other/repo/manifests/$(digest_of "$F/oci.json")"
 expect_error 404 MANIFEST_UNKNOWN
 
 # ---- bad tags and digests in the reference.
+# GET and HEAD of a reference that can be no tag: no such manifest (404, as
+# Distribution, zot and the spec's conformance suite have it); PUT and
+# DELETE: 400, the client named a tag it cannot have.
 long_tag=$(printf 'a%.0s' $(seq 129))
-for bad in -leading-dash .dot "$long_tag" 'a%20b' 'tag%2Fx'; do
+for bad in -leading-dash .dot .INVALID_MANIFEST_NAME "$long_tag" 'a%20b' 'tag%2Fx'; do
 	store_mark
 	req PUT "/v2/$REPO/manifests/$bad" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @"$F/oci2.json"
 	expect_error 400 MANIFEST_INVALID
 	expect_store_unchanged "PUT with tag '$bad'"
 	req GET "/v2/$REPO/manifests/$bad"
+	expect_error 404 MANIFEST_UNKNOWN
+	req HEAD "/v2/$REPO/manifests/$bad"
+	expect_status 404
+	expect_no_header Docker-Content-Digest
+	req DELETE "/v2/$REPO/manifests/$bad"
 	expect_error 400 MANIFEST_INVALID
+	expect_store_unchanged "GET, HEAD, DELETE with tag '$bad'"
 done
+req GET "/v2/no/such/repo/manifests/.INVALID_MANIFEST_NAME"
+expect_error 404 MANIFEST_UNKNOWN
 # The longest valid tag (128) works.
 put_manifest "$(printf 'b%.0s' $(seq 128))" "$F/oci2.json" "$MT_OCI_MANIFEST"
 for bad in sha256:zz "sha256:$(printf 'A%.0s' $(seq 64))" "sha512:$(printf 'a%.0s' $(seq 64))"; do
@@ -281,6 +295,23 @@ for bad in sha256:zz "sha256:$(printf 'A%.0s' $(seq 64))" "sha512:$(printf 'a%.0
 	req PUT "/v2/$REPO/manifests/$bad" -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @"$F/oci2.json"
 	expect_error 400 DIGEST_INVALID
 	expect_store_unchanged "PUT with digest '$bad'"
+done
+
+# ---- a 404 found after the answer's headers were added: the manifest's
+# link is there but its bytes are gone (a damaged store).  The 404 carries
+# no ETag and no Docker-Content-Digest of what could not be served.
+put_manifest gone "$F/oci2.json" "$MT_OCI_MANIFEST"
+D_GONE=$(digest_of "$F/oci2.json")
+ok "setup: remove the bytes of team/app/api:gone" rm "$(blob_path "$D_GONE")"
+for ref in gone "$D_GONE"; do
+	req GET "/v2/$REPO/manifests/$ref" -H "Accept: $MT_OCI_MANIFEST"
+	expect_error 404 MANIFEST_UNKNOWN
+	expect_no_header ETag
+	expect_no_header Docker-Content-Digest
+	req HEAD "/v2/$REPO/manifests/$ref" -H "Accept: $MT_OCI_MANIFEST"
+	expect_status 404
+	expect_no_header ETag
+	expect_no_header Docker-Content-Digest
 done
 
 test_done

@@ -1,7 +1,9 @@
 #!/bin/bash
 # t50-errors: bad repository names are refused on every endpoint before
 # anything touches the disk; every error answer is the spec's JSON body with
-# the API version header; routes and methods that do not exist.
+# the API version header; routes and methods that do not exist.  An error
+# answer carries the headers it needs (Allow on a 405, the challenge of a
+# 401 under auth = token) and none of those meant for a success.
 . "$(dirname "$0")/../lib.sh"
 
 berth_start
@@ -127,6 +129,7 @@ expect_status 404
 expect_api_version
 req PATCH /v2/team/app/manifests/latest --data-binary @"$F/m.json"
 expect_error 405 UNSUPPORTED
+expect_header Allow "GET, HEAD, PUT, DELETE"
 req POST "/v2/team/app/blobs/$D" --data-binary @"$F/layer.tgz"
 expect_error 405 UNSUPPORTED
 req POST /v2/ -d x
@@ -138,5 +141,24 @@ expect_error 404 MANIFEST_UNKNOWN
 ok "error answers are application/json" expect_json_content_type
 ok "the errors body has code, message and detail" \
 	jq -e '.errors[0] | has("code") and has("message") and has("detail")' "$BODY"
+
+# ---- the same data under auth = token: a 401 keeps its challenge.
+berth_stop
+rm -f "$DATA/berth.conf"
+BERTH_AUTH=token
+berth_setup
+berth_start
+for m in GET HEAD; do
+	req "$m" /v2/team/app/manifests/latest
+	expect_status 401
+	expect_api_version
+	expect_header WWW-Authenticate \
+		"Bearer realm=\"$URL/token\",service=\"berth\",scope=\"repository:team/app:pull\""
+	expect_no_header Docker-Content-Digest
+	expect_no_header ETag
+done
+req GET /v2/
+expect_error 401 UNAUTHORIZED
+expect_header WWW-Authenticate "Bearer realm=\"$URL/token\",service=\"berth\""
 
 test_done

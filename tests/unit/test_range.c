@@ -42,8 +42,9 @@ static void test_parse(void)
 	ok("100-199", 100, 199);
 	ok("5-5", 5, 5);
 	ok(" 0-99 ", 0, 99);
-	ok("0-9223372036854775807", 0, INT64_MAX);
-	ok("9223372036854775806-9223372036854775807", INT64_MAX - 1, INT64_MAX);
+	ok("0-9223372036854775806", 0, INT64_MAX - 1);
+	ok("9223372036854775806-9223372036854775806", INT64_MAX - 1, INT64_MAX - 1);
+	ok("bytes 0-9223372036854775806/9223372036854775807", 0, INT64_MAX - 1);
 	ok("007-010", 7, 10);
 
 	bad(NULL);
@@ -55,6 +56,10 @@ static void test_parse(void)
 	bad("9-3");
 	bad("a-b");
 	bad("0-9223372036854775808");
+	/* an end whose length (end - start + 1) or next offset overflows */
+	bad("0-9223372036854775807");
+	bad("9223372036854775807-9223372036854775807");
+	bad("bytes 5-9223372036854775807/*");
 	bad("99999999999999999999-100000000000000000000");
 	bad("1 0-99");
 	bad("0-9 9");
@@ -77,6 +82,9 @@ static void test_parse(void)
 	bad("0x10-0x20");
 	CHECK_INT(range_parse_content_range("0-99,", &(int64_t){0}, &(int64_t){0}), BERR_RANGE_INVALID);
 	CHECK(strstr(berr_detail(), "unexpected characters") != NULL);
+	CHECK_INT(range_parse_content_range("0-9223372036854775807", &(int64_t){0}, &(int64_t){0}),
+		  BERR_RANGE_INVALID);
+	CHECK(strstr(berr_detail(), "end offset too large") != NULL);
 }
 
 static void test_format(void)
