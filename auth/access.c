@@ -34,11 +34,6 @@
 #include "auth/access.h"
 #include "auth/users.h"
 
-int auth_required(const struct config *cfg)
-{
-	return cfg->auth && strcmp(cfg->auth, "token") == 0;
-}
-
 enum berr auth_claims_verify(struct auth_ctx *a, const char *authorization, json_t **claims)
 {
 	*claims = NULL;

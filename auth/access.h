@@ -50,9 +50,6 @@ struct auth_decision {
 	char detail[BERR_DETAIL_MAX];
 };
 
-/* Does this registry check credentials at all (auth = token)? */
-int auth_required(const struct config *cfg);
-
 /* Verify the credential of an Authorization header value (NULL: none
  * sent): "Bearer <token>", an access token of this service.  *claims gets
  * a new reference (json_decref it).  With auth = none, BERR_OK and *claims

@@ -146,6 +146,11 @@ void auth_ctx_free(struct auth_ctx *a)
 	free(a);
 }
 
+int auth_required(const struct config *cfg)
+{
+	return cfg->auth && strcmp(cfg->auth, "token") == 0;
+}
+
 const struct config *auth_ctx_config(const struct auth_ctx *a)
 {
 	return a->cfg;

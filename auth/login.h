@@ -43,6 +43,8 @@ enum berr auth_ctx_get(const struct config *cfg, struct auth_ctx **out);
 enum berr auth_ctx_new(const struct config *cfg, struct auth_ctx **out);
 void auth_ctx_free(struct auth_ctx *a);
 const struct config *auth_ctx_config(const struct auth_ctx *a);
+/* Does this registry check credentials at all (auth = token)? */
+int auth_required(const struct config *cfg);
 
 /* Check Basic credentials.  Order: a repository token of that name, a local
  * user, then the directory (id->name is then the directory's spelling; a

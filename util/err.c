@@ -92,12 +92,6 @@ const char *berr_detail_for(enum berr code)
 	return code != BERR_OK && cur->code == code && cur->detail[0] ? cur->detail : NULL;
 }
 
-void berr_clear(void)
-{
-	cur->code = BERR_OK;
-	cur->detail[0] = '\0';
-}
-
 void berr_enter(struct berr_ctx *ctx)
 {
 	ctx->code = BERR_OK;

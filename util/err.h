@@ -58,7 +58,6 @@ const char *berr_detail(void);
 /* That detail if the last failure recorded was `code`, else NULL: what an
  * answer for `code` may show. */
 const char *berr_detail_for(enum berr code);
-void berr_clear(void);
 
 #define BERR_DETAIL_MAX 512
 struct berr_ctx {
