@@ -50,6 +50,7 @@
 #include "auth/privsep.h"
 #include "util/privs.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define DIR_USER_MAX 256
 #define DIR_PASSWORD_MAX 1024
@@ -403,6 +404,7 @@ static enum berr dir_ask(const struct config *cfg, char kind, const char *user,
 	static char reply[DIR_REPLY_MAX + 1];
 	char req[DIR_REQ_MAX];
 	size_t ulen = strlen(user), plen = password ? strlen(password) : 0, len, rlen;
+	uint64_t t0;
 	enum berr err;
 
 	memset(u, 0, sizeof(*u));
@@ -416,7 +418,9 @@ static enum berr dir_ask(const struct config *cfg, char kind, const char *user,
 		memcpy(req + len, password, plen + 1);
 		len += plen + 1;
 	}
+	t0 = metrics_clock();
 	dir_call(cfg, req, len, reply, sizeof(reply), &rlen);
+	metrics_directory(reply[0], t0);
 	explicit_bzero(req, sizeof(req));
 	err = dir_result(reply, rlen, bad, u);
 	if (err && !u->name[0])

@@ -29,6 +29,7 @@
 #include "auth/signer.h"
 #include "auth/users.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define LEEWAY 60
 
@@ -385,6 +386,7 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 	if (limited && limits_check(a, typed, addr, now, retry_after)) {
 		log_info("login of %s from %s throttled for %ld s: %s", typed, addr, *retry_after,
 			 berr_detail());
+		metrics_login(METRICS_SRC_NONE, BERR_TOOMANYREQUESTS, 0);
 		return BERR_TOOMANYREQUESTS;
 	}
 	snprintf(id->name, sizeof(id->name), "%s", user);
@@ -412,6 +414,8 @@ enum berr auth_login_password(struct auth_ctx *a, const char *user, const char *
 	} else if (err == BERR_OK && limited) {
 		limits_record(a, err, canon, addr, now);
 	}
+	metrics_login(token_login(a->cfg, user, password) ? METRICS_SRC_TOKEN : asked_ldap ?
+		      METRICS_SRC_DIRECTORY : METRICS_SRC_LOCAL, err, asked_ldap && dir_unavailable(a->ldap));
 	if (err)
 		auth_identity_release(id);
 	return err;

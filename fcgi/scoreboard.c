@@ -81,6 +81,19 @@ int sb_busy(int idx, time_t *since)
 	return __atomic_load_n(&sb[idx].busy, __ATOMIC_ACQUIRE);
 }
 
+void sb_count(int pool, int *busy, int *idle)
+{
+	*busy = *idle = 0;
+	for (int i = 0; sb && i < SB_ENTRIES; i++) {
+		if (!__atomic_load_n(&sb[i].pid, __ATOMIC_ACQUIRE) || sb[i].pool != pool)
+			continue;
+		if (__atomic_load_n(&sb[i].busy, __ATOMIC_ACQUIRE))
+			(*busy)++;
+		else
+			(*idle)++;
+	}
+}
+
 void sb_self(int idx, int pool)
 {
 	if (!sb || idx < 0 || idx >= SB_ENTRIES)

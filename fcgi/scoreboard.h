@@ -43,6 +43,8 @@ void sb_bind(int idx, pid_t pid, int pool);
 void sb_release_pid(pid_t pid);
 /* Master: state of entry idx: 1 busy, 0 idle; *since = when it changed. */
 int sb_busy(int idx, time_t *since);
+/* Anyone (a /metrics scrape): running workers of `pool`, busy and idle. */
+void sb_count(int pool, int *busy, int *idle);
 
 /* Worker, right after fork: this process owns entry idx, in `pool`. */
 void sb_self(int idx, int pool);

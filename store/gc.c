@@ -84,6 +84,7 @@
 #include "store/gc_int.h"
 #include "store/layout.h"
 #include "store/lease.h"
+#include "store/stats.h"
 #include "util/fs.h"
 #include "util/log.h"
 
@@ -368,6 +369,8 @@ enum berr store_gc(struct store *s, const struct gc_options *o, struct gc_stats 
 	gc_mark_release(&g.repo);
 	clock_gettime(CLOCK_MONOTONIC, &b);
 	st->seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	if (rc == BERR_OK && !o->dry_run)
+		store_gc_report_write(s, st); /* for /metrics (store/stats.h); logged if it fails */
 	return rc;
 }
 

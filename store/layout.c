@@ -191,7 +191,7 @@ enum berr layout_gc(struct store *s, enum layout_gc which, char *out, size_t out
 {
 	static const char *const files[] = {
 		[LAYOUT_GC_DIR] = "", [LAYOUT_GC_LOCK] = "/lock",
-		[LAYOUT_GC_EPOCH] = "/epoch", [LAYOUT_GC_TRASH] = "/trash",
+		[LAYOUT_GC_EPOCH] = "/epoch", [LAYOUT_GC_TRASH] = "/trash", [LAYOUT_GC_REPORT] = "/report.json",
 	};
 
 	return fs_path(out, outlen, "%s/gc%s", s->root, files[which]);

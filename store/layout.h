@@ -72,7 +72,7 @@ enum berr layout_quarantine(struct store *s, const char *base, const char *rnd, 
 /* 1 if `path` names a file somewhere under blobs/ (no "." or ".." part). */
 int layout_in_blobs(struct store *s, const char *path);
 
-enum layout_gc { LAYOUT_GC_DIR, LAYOUT_GC_LOCK, LAYOUT_GC_EPOCH, LAYOUT_GC_TRASH };
+enum layout_gc { LAYOUT_GC_DIR, LAYOUT_GC_LOCK, LAYOUT_GC_EPOCH, LAYOUT_GC_TRASH, LAYOUT_GC_REPORT };
 enum berr layout_gc(struct store *s, enum layout_gc which, char *out, size_t outlen);
 
 /* ---- blobs ---- */

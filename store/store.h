@@ -48,6 +48,8 @@
  *     gc/trash/<alg>-<hex>               a blob being removed: put back if a
  *                                        writer touched it meanwhile (or if the
  *                                        collector died), else unlinked
+ *     gc/report.json                     the last completed collection's figures
+ *                                        (store/stats.c), which /metrics shows
  *     repos/.../.gc.<name>               a link / referrer or parent entry being
  *                                        removed, the same way (readers skip
  *                                        dot names)
