@@ -24,6 +24,9 @@ struct endpoint {
 static const struct endpoint endpoints[] = {
 	{ ROUTE_BASE, "GET, HEAD", { { "GET", h_base }, { "HEAD", h_base } } },
 	{ ROUTE_TOKEN, "GET, POST", { { "GET", h_token }, { "POST", h_token } } },
+	{ ROUTE_HEALTHZ, "GET, HEAD", { { "GET", h_healthz }, { "HEAD", h_healthz } } },
+	{ ROUTE_READYZ, "GET, HEAD", { { "GET", h_readyz }, { "HEAD", h_readyz } } },
+	{ ROUTE_METRICS, "GET, HEAD", { { "GET", h_metrics }, { "HEAD", h_metrics } } },
 	{ ROUTE_CATALOG, "GET", { { "GET", h_catalog } } },
 	{ ROUTE_TAGS, "GET", { { "GET", h_tags_list } } },
 	{ ROUTE_REFERRERS, "GET", { { "GET", h_referrers } } },

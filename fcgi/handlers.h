@@ -32,6 +32,9 @@ enum berr h_tags_list(struct req *r);            /* h_tags.c */
 enum berr h_catalog(struct req *r);
 enum berr h_referrers(struct req *r);            /* h_referrers.c */
 enum berr h_token(struct req *r);                /* h_token.c */
+enum berr h_healthz(struct req *r);              /* h_health.c */
+enum berr h_readyz(struct req *r);
+enum berr h_metrics(struct req *r);              /* h_metrics.c */
 
 /* DELETE is switched off by config: 405 UNSUPPORTED. */
 enum berr h_check_delete_enabled(struct req *r);

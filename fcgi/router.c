@@ -76,6 +76,14 @@ enum berr route_parse(const char *path, struct route *out)
 		out->kind = ROUTE_TOKEN;
 		return BERR_OK;
 	}
+	if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+		out->kind = path[1] == 'h' ? ROUTE_HEALTHZ : ROUTE_READYZ;
+		return BERR_OK;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		out->kind = ROUTE_METRICS;
+		return BERR_OK;
+	}
 	if (strcmp(path, "/v2/") == 0 || strcmp(path, "/v2") == 0) {
 		out->kind = ROUTE_BASE;
 		return BERR_OK;
@@ -111,7 +119,7 @@ const char *route_kind_name(enum route_kind k)
 {
 	static const char *names[] = {
 		"none", "base", "catalog", "tags", "manifest", "blob",
-		"upload-start", "upload", "referrers", "token",
+		"upload-start", "upload", "referrers", "token", "healthz", "readyz", "metrics",
 	};
-	return (k >= 0 && k <= ROUTE_TOKEN) ? names[k] : "?";
+	return (k >= 0 && (size_t)k < sizeof(names) / sizeof(names[0])) ? names[k] : "?";
 }

@@ -25,6 +25,9 @@ enum route_kind {
 	ROUTE_UPLOAD,       /* /v2/<name>/blobs/uploads/<id> */
 	ROUTE_REFERRERS,    /* /v2/<name>/referrers/<digest> */
 	ROUTE_TOKEN,        /* /token */
+	ROUTE_HEALTHZ,      /* /healthz */
+	ROUTE_READYZ,       /* /readyz */
+	ROUTE_METRICS,      /* /metrics */
 };
 
 struct route {

@@ -3,8 +3,14 @@
 #
 # The one place that writes configuration, used by `make run` (util/run.sh)
 # and by the integration tests (tests/lib.sh).  DATA and PORT may also come
-# from the environment (defaults ./var and 5443); LISTEN_ADDR (default
-# 127.0.0.1) is the address nginx listens on.
+# from the environment (defaults ./var and 5443).  LISTEN (default
+# 127.0.0.1; LISTEN_ADDR is its older name) holds the addresses nginx
+# listens on, blank- or comma-separated: IPv4 (0.0.0.0 for all), IPv6 with
+# or without brackets ([::] for all), or a host name; each gets its own
+# `listen` line.  nginx's certificate names every address given, and the
+# host's own addresses (hostname -I) for a wildcard, so that clients on
+# other hosts can verify it; one our CA made without them is made again
+# (same CA: the clients' trust stays), an administrator's own is kept.
 #
 #   DATA/berth.conf    the pool's config.  Written only if absent: from then
 #                      on it is the administrator's file.
@@ -21,12 +27,14 @@
 #                      held the keys
 #   DATA/tls-private/  (0700) the CA key and nginx's server certificate and
 #                      key (util/tls.sh); an older DATA's are moved here
+#   DATA/metrics.allow (optional, yours) addresses or CIDR ranges, one a
+#                      line, that may scrape /metrics besides loopback
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-${DATA:-./var}}
 port=${2:-${PORT:-5443}}
-listen_addr=${LISTEN_ADDR:-127.0.0.1}
+listen_list=${LISTEN:-${LISTEN_ADDR:-127.0.0.1}}
 
 case $port in
 ''|*[!0-9]*) echo "$0: bad port '$port'" >&2; exit 2 ;;
@@ -37,9 +45,66 @@ data=$(cd "$data" && pwd)
 # nginx's workers and berthd may run as another user than the one that made
 # the directory: they must be able to traverse it.
 chmod 0755 "$data"
-mkdir -p "$data/store" "$data/run" "$data/tls"
+mkdir -p "$data/store" "$data/run" "$data/tls" "$data/log"
 
-sh "$top/util/tls.sh" -p "$data/tls-private" "$data/tls" >/dev/null
+# LISTEN's addresses as nginx writes them (IPv6 in brackets), one a line;
+# anything else is refused before it reaches nginx.conf.
+listen_addrs() {
+	set -f   # "[::]" is a glob pattern too
+	for a in $(printf '%s' "$listen_list" | tr ',' ' '); do
+		case $a in
+		\[*\]) v=${a#\[}; v=${v%\]} ;;
+		*:*) v=$a; a="[$a]" ;;
+		*) v= ;;
+		esac
+		if [ -n "$v" ]; then
+			case $v in *[!0-9A-Fa-f:.]*|'') echo "$0: bad IPv6 address '$a' in LISTEN" >&2; exit 2 ;; esac
+		else
+			case $a in *[!0-9A-Za-z.-]*|''|-*) echo "$0: bad address '$a' in LISTEN" >&2; exit 2 ;; esac
+		fi
+		echo "$a"
+	done
+	set +f
+}
+listen_addrs >/dev/null || exit 2
+[ -n "$(listen_addrs)" ] || { echo "$0: LISTEN names no address" >&2; exit 2; }
+
+# The names nginx's certificate must carry: each address (no brackets) and,
+# for a wildcard, the host's addresses; loopback names it has anyway.
+cert_names() {
+	set -f
+	for a in $(listen_addrs); do
+		a=${a#\[}; a=${a%\]}
+		case $a in
+		0.0.0.0|::) hostname -I 2>/dev/null | tr ' ' '\n' | grep -v '%' ;;
+		*) echo "$a" ;;
+		esac
+	done | grep -v -x -e '' -e 127.0.0.1 -e ::1 -e localhost | sort -u
+	set +f
+}
+names=$(cert_names)
+# shellcheck disable=SC2086 # one word per name
+sh "$top/util/tls.sh" -p "$data/tls-private" "$data/tls" $names >/dev/null
+# A certificate our CA made before LISTEN named these addresses: made again.
+missing=
+for n in $names; do
+	case $n in
+	*[!0-9.]*) case $n in *:*) chk=-checkip ;; *) chk=-checkhost ;; esac ;;
+	*) chk=-checkip ;;
+	esac
+	openssl x509 -in "$data/tls-private/server.crt" -noout $chk "$n" 2>/dev/null |
+		grep -q 'does match' || missing="$missing $n"
+done
+if [ -n "$missing" ]; then
+	if openssl verify -CAfile "$data/tls/ca.crt" "$data/tls-private/server.crt" >/dev/null 2>&1; then
+		echo "mkconf: nginx's certificate lacks$missing: making a new one (same CA)" >&2
+		rm -f "$data/tls-private/server.crt" "$data/tls-private/server.key"
+		# shellcheck disable=SC2086
+		sh "$top/util/tls.sh" -p "$data/tls-private" "$data/tls" $names >/dev/null
+	else
+		echo "mkconf: warning: $data/tls-private/server.crt (not made by this CA) lacks$missing; clients there will not verify it" >&2
+	fi
+fi
 mkdir -p "$data/tls/client"
 cp "$data/tls/ca.crt" "$data/tls/client/ca.crt.tmp"
 mv -f "$data/tls/client/ca.crt.tmp" "$data/tls/client/ca.crt"
@@ -114,6 +179,8 @@ socket         = $data/run/api.sock
 upload_socket  = $data/run/upload.sock
 token_socket   = $data/run/token.sock
 pidfile        = $data/run/berthd.pid
+access_log     = $data/log/access.log
+audit_log      = $data/log/audit.log
 ${RUN_USER:+user           = $RUN_USER}
 
 # workers        = 4        API workers (manifests, HEAD, blob redirects)
@@ -190,19 +257,51 @@ fi
 # sed replacement text: escape \, & and the delimiter |.
 esc() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 
+# <data>/metrics.allow: who may scrape /metrics besides loopback.  Each
+# word (up to a '#') must be an address, a CIDR range or "all".
+metrics_allow() {
+	[ -f "$data/metrics.allow" ] || return 0
+	sed -e 's/#.*//' "$data/metrics.allow" | tr -s ' \t,' '\n' | grep -v '^$' |
+	while read -r a; do
+		case $a in
+		all) ;;
+		*[!0-9A-Fa-f:./]*) echo "$0: $data/metrics.allow: '$a' is no address or CIDR range" >&2; exit 1 ;;
+		esac
+		echo "$a"
+	done
+}
+allow=$(metrics_allow) || exit 1
+
 cp "$top/nginx/fastcgi_params" "$data/fastcgi_params.tmp"
 mv -f "$data/fastcgi_params.tmp" "$data/fastcgi_params"
 
 # Placeholders are replaced on every line but comments, so the template's
-# own documentation of them stays readable in the rendered file.
+# own documentation of them stays readable in the rendered file.  The line
+# with @LISTEN@ is repeated for each address, the one with @METRICS_ALLOW@
+# once per allowed address (and dropped when there is none).
 {
 	echo "# Generated by util/mkconf.sh from nginx/berth.conf.in: regenerated on"
 	echo "# every start, edit the template or $conf instead."
 	echo
+	awk -v listen="$(listen_addrs | sed "s/\$/:$port/" | tr '\n' ' ')" \
+	    -v allow="$(printf '%s' "$allow" | tr '\n' ' ')" '
+		# the line once per word of words, with ph replaced by
+		# before word after
+		function each(line, ph, words, before, after,    n, w, i, l) {
+			n = split(words, w, " ")
+			for (i = 1; i <= n; i++) {
+				l = line
+				sub(ph, before w[i] after, l)
+				print l
+			}
+		}
+		/^[[:space:]]*#/ { print; next }
+		/@LISTEN@/ { each($0, "@LISTEN@", listen, "", ""); next }
+		/@METRICS_ALLOW@/ { each($0, "@METRICS_ALLOW@", allow, "allow                    ", ";"); next }
+		{ print }' "$top/nginx/berth.conf.in" |
 	sed -e '/^[[:space:]]*#/b' \
 	    -e "s|@USER@|$(esc "$user_line")|g" \
 	    -e "s|@RUN@|$(esc "$data/run")|g" \
-	    -e "s|@LISTEN@|$(esc "$listen_addr:$port")|g" \
 	    -e "s|@PORT@|$(esc "$port")|g" \
 	    -e "s|@TLS_CERT@|$(esc "$data/tls-private/server.crt")|g" \
 	    -e "s|@TLS_KEY@|$(esc "$data/tls-private/server.key")|g" \
@@ -213,8 +312,7 @@ mv -f "$data/fastcgi_params.tmp" "$data/fastcgi_params"
 	    -e "s|@STORE@|$(esc "$store")|g" \
 	    -e "s|@BLOB_LOCATION@|$(esc "$blob_location")|g" \
 	    -e "s|@MAX_BODY@|$max_body|g" \
-	    -e "s|@UPLOAD_BODY_TIMEOUT@|$((read_timeout + 5))|g" \
-	    "$top/nginx/berth.conf.in"
+	    -e "s|@UPLOAD_BODY_TIMEOUT@|$((read_timeout + 5))|g"
 } >"$data/nginx.conf.tmp"
 if grep -v '^[[:space:]]*#' "$data/nginx.conf.tmp" | grep -n '@[A-Z_]*@' >&2; then
 	echo "$0: unreplaced placeholders above" >&2

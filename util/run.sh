@@ -1,11 +1,13 @@
 #!/bin/sh
-# run.sh - `make run`: berth in the foreground on https://127.0.0.1:$PORT/.
+# run.sh - `make run`: berth in the foreground on https://$LISTEN:$PORT/.
 #
 # Environment: BUILD (default build), PORT (default 5443), DATA (default
 # ./var, made absolute), RUN_USER (as root: the account berth runs as,
-# default berth).  Creates the CA/server certificate and the configs
-# if needed (util/mkconf.sh), starts berthd and nginx, prints how to trust
-# the CA, then waits.  Ctrl-C or SIGTERM stops nginx first (no new requests)
+# default berth), LISTEN (default 127.0.0.1: the addresses nginx listens
+# on, e.g. 0.0.0.0 or "0.0.0.0 [::]" for other hosts; util/mkconf.sh puts
+# them, or the host's addresses, in the certificate).  Creates the
+# CA/server certificate and the configs if needed (util/mkconf.sh), starts
+# berthd and nginx, prints how to trust the CA, then waits.  Ctrl-C or SIGTERM stops nginx first (no new requests)
 # and then berthd (graceful: requests in flight finish), each by its PID.
 set -eu
 
@@ -17,7 +19,22 @@ data=${DATA:-./var}
 mkdir -p "$data"
 data=$(cd "$data" && pwd)
 run=$data/run
-url=https://127.0.0.1:$port
+LISTEN=${LISTEN:-127.0.0.1}
+export LISTEN
+# Where this host reaches nginx: the first address of LISTEN, loopback for
+# a wildcard.
+set -f
+# shellcheck disable=SC2046 # split into words on purpose
+set -- $(printf '%s' "$LISTEN" | tr ',' ' ')
+set +f
+host=${1:-127.0.0.1}
+case $host in
+0.0.0.0) host=127.0.0.1 ;;
+::|'[::]') host='[::1]' ;;
+\[*) ;;
+*:*) host="[$host]" ;;
+esac
+url=https://$host:$port
 
 die() { echo "run: $*" >&2; exit 1; }
 
@@ -54,9 +71,9 @@ if [ -n "$users_file" ]; then
 	fi
 	admin_note="
 Log in as admin (password in $data/admin.password):
-  podman login --cert-dir $data/tls -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
-  skopeo login --cert-dir $data/tls -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
-  docker login -u admin --password-stdin 127.0.0.1:$port < $data/admin.password
+  podman login --cert-dir $data/tls -u admin --password-stdin $host:$port < $data/admin.password
+  skopeo login --cert-dir $data/tls -u admin --password-stdin $host:$port < $data/admin.password
+  docker login -u admin --password-stdin $host:$port < $data/admin.password
 More users: $build/berthctl -c $data/berth.conf user add NAME"
 fi
 
@@ -128,22 +145,43 @@ until code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$data/tls/ca.crt"
 done
 
 ca=$data/tls/ca.crt
+# Listening beyond loopback: how other hosts reach it (docker verifies TLS
+# for any registry that is not on loopback, so certs.d is needed there).
+remote_note=''
+remote=''
+set -f
+for a in $(printf '%s' "$LISTEN" | tr ',' ' '); do
+	case $a in 127.*|::1|'[::1]'|localhost) ;; *) remote=1 ;; esac
+done
+set +f
+case $remote in
+'') ;;
+*)
+	names=$(openssl x509 -in "$data/tls-private/server.crt" -noout -ext subjectAltName 2>/dev/null |
+		tail -n +2 | sed -e 's/^ *//' -e 's/IP Address://g' -e 's/DNS://g')
+	remote_note="
+
+Other hosts: https://$(hostname):$port/ (the certificate names: $names).
+  Copy $ca to them, e.g. /etc/docker/certs.d/$(hostname):$port/ca.crt
+  (docker verifies TLS for every registry that is not on loopback)."
+	;;
+esac
 cat <<EOF
 
 berth is running at $url/   (store: $data/store, config: $data/berth.conf)
 
 Clients must trust the CA $ca:
-  podman:  mkdir -p /etc/containers/certs.d/127.0.0.1:$port
-           cp $ca /etc/containers/certs.d/127.0.0.1:$port/ca.crt
-           podman push IMAGE 127.0.0.1:$port/team/app:1.0
+  podman:  mkdir -p /etc/containers/certs.d/$host:$port
+           cp $ca /etc/containers/certs.d/$host:$port/ca.crt
+           podman push IMAGE $host:$port/team/app:1.0
   skopeo:  skopeo copy --dest-cert-dir $data/tls \\
-               oci-archive:image.tar docker://127.0.0.1:$port/team/app:1.0
+               oci-archive:image.tar docker://$host:$port/team/app:1.0
            (--src-cert-dir / --cert-dir the same way; that directory holds only ca.crt)
-  docker:  mkdir -p /etc/docker/certs.d/127.0.0.1:$port
-           cp $ca /etc/docker/certs.d/127.0.0.1:$port/ca.crt
-           docker push 127.0.0.1:$port/team/app:1.0
+  docker:  mkdir -p /etc/docker/certs.d/$host:$port
+           cp $ca /etc/docker/certs.d/$host:$port/ca.crt
+           docker push $host:$port/team/app:1.0
   curl:    curl --cacert $ca $url/v2/
-$admin_note
+$admin_note$remote_note
 
 Logs: berthd on this terminal, nginx in $run/nginx-error.log and nginx-access.log.
 Ctrl-C stops both.
