@@ -9,6 +9,7 @@
  *   auth commands   user, token                        ctl/ctl_auth.c
  *   directory       ldap test                          ctl/ctl_ldap.c
  *   policy          policy explain                     ctl/ctl_policy.c
+ *   audit log       audit (and the records of changes) ctl/ctl_audit.c
  *   what they share (errors, exit codes, --json)       ctl/ctl.c
  *
  * Exit codes: 0 success, 1 a problem (not found, fsck found something,
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "util/config.h"
+#include "ctl/ctl_audit.h"
 #include "ctl/ctl_auth.h"
 #include "ctl/ctl_ldap.h"
 #include "ctl/ctl_policy.h"
@@ -38,6 +40,7 @@ static void usage(FILE *f)
 		"\n"
 		"commands:\n");
 	ctl_store_usage(f);
+	ctl_audit_usage(f);
 	fprintf(f,
 		"  user add|passwd|rm NAME, user ls   local users (bcrypt)\n"
 		"  token create NAME --scope S [--expires 90d], token ls, token revoke NAME\n"
@@ -60,7 +63,7 @@ static int is_help(const char *s)
 static int is_auth_cmd(const char *cmd)
 {
 	return strcmp(cmd, "user") == 0 || strcmp(cmd, "token") == 0 ||
-	       strcmp(cmd, "ldap") == 0 || strcmp(cmd, "policy") == 0;
+	       strcmp(cmd, "ldap") == 0 || strcmp(cmd, "policy") == 0 || strcmp(cmd, "audit") == 0;
 }
 
 static int run(const char *path, int argc, char **argv)
@@ -74,6 +77,7 @@ static int run(const char *path, int argc, char **argv)
 		fprintf(stderr, "berthctl: %s\n", berr_detail());
 		return 2;
 	}
+	ctl_audit_open(&cfg); /* who runs it: before privileges are dropped */
 	if (privs_ctl(&cfg, cmd)) { /* as root: become `user` */
 		fprintf(stderr, "berthctl: %s\n", berr_detail());
 		config_release(&cfg);
@@ -84,6 +88,8 @@ static int run(const char *path, int argc, char **argv)
 			rc = ctl_ldap_main(&cfg, argc, argv);
 		else if (strcmp(cmd, "policy") == 0)
 			rc = ctl_policy_main(&cfg, argc, argv);
+		else if (strcmp(cmd, "audit") == 0)
+			rc = ctl_audit_main(&cfg, argc, argv);
 		else
 			rc = ctl_auth_main(&cfg, argc, argv);
 		config_release(&cfg);

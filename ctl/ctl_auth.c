@@ -20,6 +20,7 @@
 
 #include "auth/users.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_audit.h"
 #include "ctl/ctl_auth.h"
 
 #define MAX_SCOPES 64
@@ -233,6 +234,7 @@ static int user_set(const struct config *cfg, int argc, char **argv, int create)
 	}
 	if (err)
 		return fail(cmd, err);
+	ctl_audit_note(create ? "user_add" : "passwd", NULL, NULL, NULL, name);
 	if (!create && (rc = revoke_after_change(cfg, cmd, name)))
 		return rc;
 	printf("%s %s%s\n", create ? "added user" : "changed the password of", name,
@@ -253,6 +255,7 @@ static int user_rm(const struct config *cfg, int argc, char **argv)
 		return rc;
 	if ((err = auth_users_remove(cfg->users_file, argv[2])))
 		return fail("user rm", err);
+	ctl_audit_note("user_rm", NULL, NULL, NULL, argv[2]);
 	if ((rc = revoke_after_change(cfg, "user rm", argv[2])))
 		return rc;
 	printf("removed user %s\n", argv[2]);
@@ -380,6 +383,7 @@ static int token_create(const struct config *cfg, int argc, char **argv)
 				    dur ? now + (time_t)dur : 0, secret, sizeof secret);
 	if (err)
 		return fail("token create", err);
+	ctl_audit_note("token_add", NULL, NULL, NULL, name);
 	format_time(dur ? now + (time_t)dur : 0, until, sizeof until);
 	printf("created token %s (expires: %s)\n\n%s\n\n"
 	       "This secret is shown once and stored only as a hash: keep it now.\n"
@@ -463,6 +467,7 @@ static int token_revoke(const struct config *cfg, int argc, char **argv)
 		return rc;
 	if ((err = auth_repotoken_revoke(cfg->tokens_file, argv[2])))
 		return fail("token revoke", err);
+	ctl_audit_note("token_rm", NULL, NULL, NULL, argv[2]);
 	printf("revoked token %s\n", argv[2]);
 	return 0;
 }

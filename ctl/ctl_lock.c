@@ -19,6 +19,7 @@
 
 #include "oci/ref.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_audit.h"
 #include "ctl/ctl_lock.h"
 
 static const char usage_lock[] =
@@ -247,6 +248,7 @@ static int cmd_lock(struct store *st, int argc, char **argv)
 	if (rc)
 		return ctl_fail(rc == BERR_UNSUPPORTED || rc == BERR_MANIFEST_INVALID ?
 				CTL_EX_USAGE : CTL_EX_STORE, "lock", "%s", berr_detail());
+	ctl_audit_note("lock", t.name, t.tag[0] ? t.tag : NULL, NULL, store_lock_format(&l, ref, sizeof(ref)));
 	if (a.json) {
 		ctl_json_print(json_pack("{s:o, s:o}", "locked", lock_json(st, &l),
 					 "replaced", had ? lock_json(st, &old) : json_null()));
@@ -286,6 +288,7 @@ static int cmd_unlock(struct store *st, int argc, char **argv)
 	if (!had)
 		return ctl_fail(CTL_EX_PROBLEM, "unlock", "%s%s is not locked", t.tag[0] || t.d.alg ?
 				"" : "repository ", a.pos[0]);
+	ctl_audit_note("unlock", t.name, t.tag[0] ? t.tag : NULL, NULL, store_lock_format(&old, ref, sizeof(ref)));
 	if (a.json)
 		ctl_json_print(json_pack("{s:o}", "unlocked", lock_json(st, &old)));
 	else

@@ -31,6 +31,7 @@
 #include "util/fs.h"
 #include "util/mem.h"
 #include "ctl/ctl.h"
+#include "ctl/ctl_audit.h"
 #include "ctl/ctl_fsck.h"
 #include "ctl/ctl_lock.h"
 #include "ctl/ctl_store.h"
@@ -62,6 +63,8 @@ static void gc_item_cb(void *ctx, const char *kind, const char *object, long lon
 	struct gc_out *o = ctx;
 	char hb[32];
 
+	if (!o->dry_run)
+		ctl_audit_gc(kind, object, bytes);
 	if (o->json) {
 		json_array_append_new(o->items, json_pack("{s:s, s:s, s:I}", "kind", kind,
 							  "object", object, "bytes", (json_int_t)bytes));
@@ -246,6 +249,7 @@ static int cmd_repo_rm(const struct config *cfg, struct store *st, int argc, cha
 				rc == BERR_DENIED ? " (or repo rm --force)" : "");
 	if (store_repo_remove(st, a.pos[0], &c))
 		return ctl_fail(CTL_EX_STORE, "repo rm", "%s", berr_detail());
+	ctl_audit_note("repo_rm", a.pos[0], NULL, NULL, v[0] ? "forced" : NULL);
 	if (a.json)
 		ctl_json_print(json_pack("{s:s, s:I, s:I, s:I, s:I}", "removed", a.pos[0], "tags",
 					 (json_int_t)c.tags, "manifests", (json_int_t)c.manifests,

@@ -9,8 +9,10 @@
  * DELETE is refused while the repository has a no-delete lock
  * (store/locks.c).
  */
+#include "fcgi/accesslog.h"
 #include "fcgi/gate.h"
 #include "fcgi/handlers.h"
+#include "util/metrics.h"
 
 enum berr h_blob_get(struct req *r)
 {
@@ -35,6 +37,7 @@ enum berr h_blob_get(struct req *r)
 	}
 	store_blob_relpath(&d, rel, sizeof(rel));
 	resp_header(r, "X-Accel-Redirect", "%s%s", r->cfg->blob_location, rel);
+	metrics_add(METRICS_BLOB_REDIRECT_BYTES, (uint64_t)size, 0, 0, 0);
 	resp_send_length(r, 200, "application/octet-stream", -1);
 	return BERR_OK;
 }
@@ -56,6 +59,7 @@ enum berr h_blob_delete(struct req *r)
 	if ((err = store_blob_unlink(r->store, r->route.name, &d)))
 		return err;
 	resp_header(r, "Docker-Content-Digest", "%s", digest_format(&d, ds));
+	accesslog_audit(r, "delete_blob", NULL, ds, NULL);
 	resp_send(r, 202, NULL, NULL, 0);
 	return BERR_OK;
 }

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fcgi/accesslog.h"
 #include "fcgi/gate.h"
 #include "fcgi/handlers.h"
 
@@ -161,6 +162,7 @@ enum berr h_manifest_put(struct req *r)
 		char ss[DIGEST_STR_MAX];
 		resp_header(r, "OCI-Subject", "%s", digest_format(&m.subject.digest, ss));
 	}
+	accesslog_audit(r, "push", by_digest ? NULL : r->route.ref, ds, manifest_type_name(m.type));
 	resp_send(r, 201, NULL, NULL, 0);
 out:
 	manifest_release(&m);
@@ -191,7 +193,10 @@ enum berr h_manifest_delete(struct req *r)
 		err = store_manifest_delete(r->store, name, &d, r->cfg->delete_force);
 	else
 		err = store_tag_delete(r->store, name, r->route.ref);
-	if (!err)
-		resp_send(r, 202, NULL, NULL, 0);
-	return err;
+	if (err)
+		return err;
+	accesslog_audit(r, by_digest ? "delete_manifest" : "delete_tag", by_digest ? NULL : r->route.ref,
+			by_digest ? r->route.ref : NULL, NULL);
+	resp_send(r, 202, NULL, NULL, 0);
+	return BERR_OK;
 }

@@ -20,7 +20,9 @@
 
 #include "auth/basic.h"
 #include "auth/login.h"
+#include "fcgi/accesslog.h"
 #include "fcgi/handlers.h"
+#include "util/metrics.h"
 
 #define FORM_MAX (64 * 1024)
 
@@ -78,6 +80,7 @@ static enum berr answer(struct req *r, struct auth_ctx *a, const struct auth_ide
 	body = json_dumps(doc, JSON_COMPACT);
 	json_decref(doc);
 	resp_header(r, "Cache-Control", "no-store");
+	metrics_tokens(refresh != NULL);
 	resp_send(r, 200, "application/json", body, body ? strlen(body) : 0);
 	free(body);
 out:
@@ -131,6 +134,7 @@ static enum berr token_get(struct req *r, struct auth_ctx *a)
 		err = login_failed(r, berr_set(BERR_UNAUTHORIZED, "malformed Basic credentials"), 0);
 	else if (basic && (err = auth_login_password(a, user, pass, client_addr(r), &id, &retry)))
 		err = login_failed(r, err, retry);
+	accesslog_audit_login(r, basic > 0 ? user : NULL, err);
 	OPENSSL_cleanse(pass, sizeof(pass)); /* on every path */
 	if (!err)
 		err = answer(r, a, &id, &sc, http_param_get(r->query, "offline_token", off,
@@ -162,6 +166,7 @@ static enum berr token_post(struct req *r, struct auth_ctx *a)
 			err = login_failed(r, berr_set(BERR_UNAUTHORIZED, "username and password are required"), 0);
 		else if ((err = auth_login_password(a, user, pass, client_addr(r), &id, &retry)))
 			err = login_failed(r, err, retry);
+		accesslog_audit_login(r, http_param_get(form, "username", user, sizeof(user)) > 0 ? user : NULL, err);
 		OPENSSL_cleanse(pass, sizeof(pass));
 	} else if (strcmp(grant, "refresh_token") == 0) {
 		if (!(refresh = malloc(len + 1)) ||

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fcgi/accesslog.h"
 #include "fcgi/gate.h"
 #include "fcgi/handlers.h"
 #include "fcgi/range.h"
+#include "util/metrics.h"
 
 #define BODY_BUF (64 * 1024) /* small: the socket keeps draining while a block is hashed and written */
 
@@ -77,6 +79,7 @@ static enum berr stream_body(struct req *r, struct upload *u, int64_t *got)
 		if ((err = store_upload_append(u, dst, (size_t)n)))
 			return err;
 		*got += n;
+		metrics_add(METRICS_UPLOAD_BYTES, (uint64_t)n, 0, 0, 0);
 	}
 	if (r->content_length >= 0 && *got != r->content_length)
 		return berr_set(BERR_SIZE_INVALID, "received %lld bytes, Content-Length said %lld",
@@ -160,7 +163,10 @@ static int mount(struct req *r, struct digest *d)
 		return -1;
 	if (!has_from && store_blob_find_repo(r->store, d, may_pull, r, from, sizeof(from)))
 		return -1;
-	return store_blob_link(r->store, r->route.name, d) ? -1 : 0;
+	if (store_blob_link(r->store, r->route.name, d))
+		return -1;
+	accesslog_audit(r, "mount", NULL, dv, from); /* detail: the source repository */
+	return 0;
 }
 
 /* POST ?mount=<digest>[&from=<repo>]: link a blob another repository has

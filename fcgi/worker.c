@@ -26,10 +26,13 @@
 #include <fcgiapp.h>
 #include <jansson.h>
 
+#include "fcgi/accesslog.h"
 #include "fcgi/handlers.h"
 #include "fcgi/pool.h"
 #include "fcgi/scoreboard.h"
+#include "util/audit.h"
 #include "util/log.h"
+#include "util/metrics.h"
 
 #define CLAIM_RETRY_AFTER 5 /* seconds a client over its upload share waits */
 
@@ -54,6 +57,7 @@ static void worker_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	sigaction(SIGCHLD, &sa, NULL);
+	audit_catch_reopen(); /* SIGUSR1: logs reopen before their next line */
 }
 
 enum berr pool_claim_upload(struct req *r)
@@ -102,9 +106,11 @@ static void serve(FCGX_Request *fr, const struct config *cfg, struct store *st)
 {
 	struct req_io io = { .env = fr->envp, .fd = fr->ipcFd, .read = fcgx_read,
 			     .write = fcgx_write, .ctx = fr };
+	struct accesslog al;
 	struct req r;
 	enum berr err;
 
+	accesslog_begin(&al, &io);
 	err = req_init(&r, &io, cfg, st);
 	if (err)
 		resp_error(&r, err);
@@ -112,6 +118,8 @@ static void serve(FCGX_Request *fr, const struct config *cfg, struct store *st)
 		dispatch(&r);
 	if (!r.sent)
 		resp_error(&r, berr_set(BERR_INTERNAL, "no answer was produced"));
+	accesslog_end(&al, &r);
+	metrics_request(route_kind_name(r.route.kind), r.method, al.status, &al.start);
 	req_release(&r);
 }
 
@@ -125,8 +133,10 @@ void pool_worker_run(int fd, const struct config *cfg, struct store *st)
 
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGUSR1); /* as SIGTERM: never interrupts a body read */
 	sigprocmask(SIG_BLOCK, &term, &waiting);
 	sigdelset(&waiting, SIGTERM);
+	sigdelset(&waiting, SIGUSR1);
 	worker_signals();
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)

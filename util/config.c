@@ -54,6 +54,8 @@ static const struct key keys[] = {
 	{ "upload_direct_io", K_BOOL,  OFF(upload_direct_io), 0, 1 },
 	{ "log_level",        K_LEVEL, OFF(log_level), 0, 0 },
 	{ "pidfile",          K_STR,   OFF(pidfile), 0, 0 },
+	{ "access_log",       K_STR,   OFF(access_log), 0, 0 },
+	{ "audit_log",        K_STR,   OFF(audit_log), 0, 0 },
 	{ "auth",             K_STR,   OFF(auth), 0, 0 },
 	{ "auth_service",     K_STR,   OFF(auth_service), 0, 0 },
 	{ "auth_issuer",      K_STR,   OFF(auth_issuer), 0, 0 },

@@ -105,6 +105,9 @@
  *
  *   log_level      = info   error | warn | info | debug
  *   pidfile        =        optional
+ *   access_log     = off    one JSON line per request: a path, "stderr" or "off"
+ *   audit_log      =        one JSON line per change (fsynced), a local path
+ *                           per host; empty: none.  Both reopen on SIGUSR1.
  */
 #ifndef BERTH_CONFIG_H
 #define BERTH_CONFIG_H
@@ -147,6 +150,8 @@ struct config {
 	int upload_direct_io;
 	int log_level;
 	char *pidfile;
+	char *access_log;     /* JSON line per request: path, "stderr" or "off" (NULL) */
+	char *audit_log;      /* JSON line per change, fsynced; NULL: none */
 	/* authentication */
 	char *auth;                 /* "none" or "token" */
 	char *auth_service;

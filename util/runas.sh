@@ -76,6 +76,12 @@ own() {
 
 store=$(conf_get store)
 mkdir -p "$store"
+# The workers append to access_log and audit_log: a directory of those
+# inside the data directory ($data/log) becomes the account's.
+for k in access_log audit_log; do
+	f=$(conf_get "$k")
+	case $(dirname "$f") in "$data"/*) own "$(dirname "$f")" ;; esac
+done
 own "$store" "$(conf_get state_dir)"
 for k in users_file tokens_file policy_file; do
 	f=$(conf_get "$k")
