@@ -1,18 +1,22 @@
 # berth - a private container registry (OCI distribution-spec 1.1) behind nginx.
 #
 #   make            build berthd and berthctl
-#   make run        start nginx + the pool on https://127.0.0.1:5443 (PORT=, DATA=)
+#   make run        start nginx + the pool on https://127.0.0.1:5443 (PORT=, DATA=, LISTEN=0.0.0.0)
 #   make test       unit + integration tests, ends with "N passed, N failed"
 #   make check      the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       build the libFuzzer targets (clang) and run each briefly (FUZZ_TIME=20 s)
 #   make soak       an hour of mixed load, gc and worker kills on the real stack (SOAK_TIME=3600)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (berthd, berthctl, units, man pages,
+#                   nginx snippet; /etc/berth/berth.conf only where absent)
+#   make uninstall  the same PREFIX/DESTDIR: removes what install put there
+#                   but the configuration (and never the data)
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 PORT    ?= 5443
 DATA    ?= $(CURDIR)/var
+LISTEN  ?= 127.0.0.1
 
 WARN    = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla \
           -Wformat=2 -Wno-unused-parameter
@@ -25,6 +29,10 @@ ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+# berth_build_info on /metrics (util/metrics.c): the release, and the commit built
+VERSION ?= 0.1.0
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(BUILD)/util/metrics.o: CFLAGS += -DBERTH_VERSION='"$(VERSION)"' -DBERTH_COMMIT='"$(COMMIT)"'
 LDLIBS  = -pthread -lfcgi -ljansson -lcrypto -lssl -lldap -llber -lcrypt
 
 MAINS    = fcgi/berthd.c ctl/berthctl.c
@@ -73,7 +81,7 @@ deps:
 	@sh util/deps.sh
 
 run: deps all
-	@BUILD=$(BUILD) PORT=$(PORT) DATA=$(DATA) sh util/run.sh
+	@BUILD=$(BUILD) PORT=$(PORT) DATA=$(DATA) LISTEN="$(LISTEN)" sh util/run.sh
 
 unit: all
 	@BUILD=$(BUILD) sh tests/run.sh unit
@@ -98,10 +106,66 @@ soak: $(BUILD)/berthd $(BUILD)/berthctl
 bench:
 	@BUILD=$(BUILD) bash bench/run.sh
 
+# The Filesystem Hierarchy Standard way.  With PREFIX=/usr (a package) the
+# configuration is /etc/berth and the units /lib/systemd/system (where
+# Debian 12 keeps them); under any other PREFIX both live below it.  The
+# units and the default berth.conf name /usr/sbin and /etc/berth; they are
+# rewritten to SBINDIR and SYSCONFDIR on the way.  berth.conf and the
+# policy are installed only where none exists: an administrator's file is
+# never overwritten.  State (/var/lib/berth, /run/berth, /var/log/berth)
+# is made by systemd-tmpfiles from berth.tmpfiles, the account by
+# systemd-sysusers; `make install` writes nothing outside DESTDIR/PREFIX
+# but the configuration directory.
+SBINDIR  ?= $(PREFIX)/sbin
+DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/berth
+ifeq ($(PREFIX),/usr)
+SYSCONFDIR     ?= /etc
+SYSTEMDUNITDIR ?= /lib/systemd/system
+else
+SYSCONFDIR     ?= $(PREFIX)/etc
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+endif
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+INSTALL_SED = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/berth/|$(SYSCONFDIR)/berth/|g' \
+	-e 's|/usr/share/berth/|$(DATADIR)/berth/|g' -e 's|/usr/share/doc/berth/|$(DOCDIR)/|g'
+SYSTEMD_UNITS = berthd.service berth-gc.service berth-gc.timer
+MAN8 = docs/man/berthd.8 docs/man/berthctl.8
+MAN5 = docs/man/berth.conf.5
+
+.PHONY: uninstall
 install: $(BUILD)/berthd $(BUILD)/berthctl
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/berth/nginx
-	install -m 0755 $(BUILD)/berthd $(BUILD)/berthctl $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 nginx/* $(DESTDIR)$(PREFIX)/share/berth/nginx/
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/berth/nginx $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/berth
+	install -m 0755 $(BUILD)/berthd $(BUILD)/berthctl $(DESTDIR)$(SBINDIR)/
+	install -m 0644 nginx/* $(DESTDIR)$(DATADIR)/berth/nginx/
+	install -m 0644 docs/policy.example $(DESTDIR)$(DOCDIR)/
+	for u in $(SYSTEMD_UNITS); do \
+		$(INSTALL_SED) util/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
+		mv -f $(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
+	install -m 0644 util/systemd/berth.tmpfiles $(DESTDIR)$(TMPFILESDIR)/berth.conf
+	install -m 0644 util/systemd/berth.sysusers $(DESTDIR)$(SYSUSERSDIR)/berth.conf
+	install -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	for f in berth.conf policy; do \
+		dst=$(DESTDIR)$(SYSCONFDIR)/berth/$$f; \
+		if [ -e "$$dst" ]; then echo "install: keeping $$dst"; continue; fi; \
+		$(INSTALL_SED) util/systemd/$$f >"$$dst.tmp" && chmod 0644 "$$dst.tmp" && \
+		mv -f "$$dst.tmp" "$$dst" || exit 1; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/berthd $(DESTDIR)$(SBINDIR)/berthctl
+	rm -rf $(DESTDIR)$(DATADIR)/berth $(DESTDIR)$(DOCDIR)
+	rm -f $(SYSTEMD_UNITS:%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
+	rm -f $(DESTDIR)$(TMPFILESDIR)/berth.conf $(DESTDIR)$(SYSUSERSDIR)/berth.conf
+	rm -f $(MAN8:docs/man/%=$(DESTDIR)$(MANDIR)/man8/%) $(MAN5:docs/man/%=$(DESTDIR)$(MANDIR)/man5/%)
+	@echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/berth (configuration) and the data"
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -27,7 +27,9 @@
  * serve, up to shutdown_timeout); SIGHUP rereads the config, starts a new
  * generation of workers and only then retires the old one, so no request is
  * refused during a reload.  A worker that dies is respawned, with a backoff
- * that doubles (up to 30 s) while workers keep dying young.  The master
+ * that doubles (up to 30 s) while workers keep dying young.  SIGUSR1 is
+ * forwarded to the workers, which reopen the access and audit logs
+ * (logrotate; util/audit.h).  The master
  * holds no request state: everything lives in the store.
  */
 #include <errno.h>
@@ -50,6 +52,8 @@
 #include "fcgi/scoreboard.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/metrics.h"
+#include "util/notify.h"
 #include "util/privs.h"
 
 #define MAX_BACKOFF 30
@@ -83,7 +87,7 @@ static time_t signer_restart_at;
 static pid_t directory;       /* holds the LDAP bind password (ldap_uri set) */
 static time_t directory_restart_at;
 static time_t next_sweep;
-static volatile sig_atomic_t got_term, got_hup;
+static volatile sig_atomic_t got_term, got_hup, got_usr1;
 static int wake[2] = { -1, -1 };
 
 static void on_signal(int sig)
@@ -92,6 +96,8 @@ static void on_signal(int sig)
 
 	if (sig == SIGHUP)
 		got_hup = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1; /* logrotate: the workers reopen their logs */
 	else if (sig != SIGCHLD)
 		got_term = 1;
 	if (write(wake[1], "x", 1) < 0) {
@@ -111,6 +117,7 @@ static void master_signals(void)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }
@@ -193,6 +200,7 @@ static void slot_died(int pool, struct slot *s, int status, time_t now)
 	else
 		s->backoff = 0;
 	s->respawn_at = now + s->backoff;
+	metrics_add(METRICS_WORKER_RESTARTS, !got_term, (unsigned)pool, 0, 0); /* not when stopping */
 	if (!got_term)
 		log_warn("%s worker %d %s; respawning in %d s", pool_names[pool], (int)s->pid,
 			 how, s->backoff);
@@ -520,6 +528,7 @@ static void shutdown_pool(void)
 {
 	time_t deadline = time(NULL) + cfg.shutdown_timeout;
 
+	notify_stopping();
 	log_info("stopping: waiting for in-flight requests");
 	signal_all(SIGTERM);
 	if (sweeper)
@@ -601,7 +610,7 @@ static int start(void)
 		log_err("pidfile %s: %s", cfg.pidfile, strerror(errno));
 		return -1;
 	}
-	if (sb_create()) {
+	if (sb_create() || metrics_create()) {
 		log_err("start: %s", berr_detail());
 		return -1;
 	}
@@ -668,10 +677,18 @@ int main(int argc, char **argv)
 	if (start() < 0)
 		return 1;
 	log_listening();
+	spawn_due(time(NULL)); /* the pools are up: then tell systemd (Type=notify) */
+	notify_ready("serving");
 	while (!got_term) {
 		if (got_hup) {
 			got_hup = 0;
+			notify_reloading();
 			reload();
+			notify_ready("serving"); /* also when the reload was refused */
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			signal_all(SIGUSR1); /* each reopens between requests (util/audit.h) */
 		}
 		reap();
 		start_signer();
