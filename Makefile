@@ -10,6 +10,7 @@
 #                   nginx snippet; /etc/berth/berth.conf only where absent)
 #   make uninstall  the same PREFIX/DESTDIR: removes what install put there
 #                   but the configuration (and never the data)
+#   make deb        berth_$(VERSION)_amd64.deb into $(BUILD) (util/mkdeb.sh, debian/)
 
 CC      ?= gcc
 PREFIX  ?= /usr/local
@@ -142,6 +143,7 @@ install: $(BUILD)/berthd $(BUILD)/berthctl
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/berth
 	install -m 0755 $(BUILD)/berthd $(BUILD)/berthctl $(DESTDIR)$(SBINDIR)/
 	install -m 0644 nginx/* $(DESTDIR)$(DATADIR)/berth/nginx/
+	sh util/mkconf.sh --snippets util/systemd/berth.conf $(DESTDIR)$(DATADIR)/berth/nginx $(DATADIR)/berth/nginx/fastcgi_params
 	install -m 0644 docs/policy.example $(DESTDIR)$(DOCDIR)/
 	for u in $(SYSTEMD_UNITS); do \
 		$(INSTALL_SED) util/systemd/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u.tmp && \
@@ -166,6 +168,11 @@ uninstall:
 	rm -f $(DESTDIR)$(TMPFILESDIR)/berth.conf $(DESTDIR)$(SYSUSERSDIR)/berth.conf
 	rm -f $(MAN8:docs/man/%=$(DESTDIR)$(MANDIR)/man8/%) $(MAN5:docs/man/%=$(DESTDIR)$(MANDIR)/man5/%)
 	@echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/berth (configuration) and the data"
+
+# The Debian package, from a `make install DESTDIR=` tree (util/mkdeb.sh).
+.PHONY: deb
+deb:
+	@BUILD=$(BUILD) VERSION=$(VERSION) sh util/mkdeb.sh
 
 clean:
 	rm -rf build build-san build-fuzz

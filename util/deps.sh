@@ -17,7 +17,7 @@ runtime="nginx:nginx openssl:openssl"
 # Test tools: curl/jq drive the API, skopeo/podman/docker are real clients,
 # slapd/ldap-utils back the LDAP tests, iproute2 gives `ss` (free ports),
 # prometheus gives promtool and the server that scrapes the stack (t160).
-tests="curl:curl jq:jq skopeo:skopeo podman:podman docker.io:dockerd slapd:slapd ldap-utils:ldapsearch iproute2:ss prometheus:promtool systemd:systemd-analyze groff-base:groff mandoc:mandoc libfcgi-bin:cgi-fcgi"
+tests="curl:curl jq:jq skopeo:skopeo podman:podman docker.io:dockerd slapd:slapd ldap-utils:ldapsearch iproute2:ss prometheus:promtool systemd:systemd-analyze groff-base:groff mandoc:mandoc libfcgi-bin:cgi-fcgi dpkg-dev:dpkg-shlibdeps lintian:lintian"
 
 installed() {
 	dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'
