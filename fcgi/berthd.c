@@ -48,6 +48,7 @@
 #include "auth/ratelimit.h"
 #include "auth/directory.h"
 #include "auth/signer.h"
+#include "fcgi/policy_audit.h"
 #include "fcgi/pool.h"
 #include "fcgi/scoreboard.h"
 #include "util/log.h"
@@ -87,6 +88,7 @@ static time_t signer_restart_at;
 static pid_t directory;       /* holds the LDAP bind password (ldap_uri set) */
 static time_t directory_restart_at;
 static time_t next_sweep;
+static struct policy_audit policy_audit; /* policy_change records (policy_audit.c) */
 static volatile sig_atomic_t got_term, got_hup, got_usr1;
 static int wake[2] = { -1, -1 };
 
@@ -696,6 +698,7 @@ int main(int argc, char **argv)
 		spawn_due(time(NULL));
 		adjust_upload_pool(time(NULL));
 		maybe_sweep(time(NULL));
+		policy_audit_tick(&policy_audit, &cfg, time(NULL));
 		wait_wake(upload_dynamic() ? DYNAMIC_TICK_MS : TICK_MS);
 	}
 	shutdown_pool();

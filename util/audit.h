@@ -75,7 +75,7 @@ struct audit_actor {
 
 /* One change.  action: push, tag, delete_manifest, delete_tag,
  * delete_blob, mount, lock, unlock, user_add, user_rm, passwd, token_add,
- * token_rm, policy_reload, login_ok, login_failed, lockout, repo_rm,
+ * token_rm, policy_loaded, policy_change, login_ok, login_failed, lockout, repo_rm,
  * gc_removed.  Any other field may be NULL. */
 struct audit_event {
 	const char *action;

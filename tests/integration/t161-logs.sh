@@ -171,4 +171,20 @@ expect_eq "the rotated audit log kept its records" "$(grep -c '"action":"[a-z_]*
 ok_not "no process of the pool died of SIGUSR1" grep -q "killed by signal $(kill -l USR1 >/dev/null 2>&1; echo 10)" "$RUN/berthd.log"
 ok "berthctl audit --file reads a rotated file" test "$(ctl audit --json --file "$AUDIT.1" 2>/dev/null | wc -l)" -ge 8
 
+# ---------------------------------------------------------------- e. the policy
+# The master records the policy a host started with, and each edit of it,
+# once (fcgi/policy_audit.c): the workers reread it each on its own.
+ok "the start recorded the policy in force" grep -q '"action":"policy_loaded"' "$AUDIT.1"
+old=$(sha256sum "$DATA/auth/policy" | cut -d' ' -f1)
+echo "# an edit" >>"$DATA/auth/policy"
+new=$(sha256sum "$DATA/auth/policy" | cut -d' ' -f1)
+for _ in $(seq 1 40); do grep -q '"policy_change"' "$AUDIT" 2>/dev/null && break; sleep 0.25; done
+sleep 1
+expect_eq "an edit of the policy is recorded once" "$(grep -c '"action":"policy_change"' "$AUDIT")" 1
+ok "naming its new and its old content" grep -q "sha256:$new (was sha256:$old)" "$AUDIT"
+touch "$DATA/auth/policy"
+sleep 6
+expect_eq "a touch that changes nothing records nothing" "$(grep -c '"action":"policy_change"' "$AUDIT")" 1
+ok "berthctl audit shows it" grep -q policy_change <<<"$(ctl audit 2>/dev/null)"
+
 test_done
