@@ -132,7 +132,7 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 INSTALL_SED = sed -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/etc/berth/|$(SYSCONFDIR)/berth/|g' \
 	-e 's|/usr/share/berth/|$(DATADIR)/berth/|g' -e 's|/usr/share/doc/berth/|$(DOCDIR)/|g'
-SYSTEMD_UNITS = berthd.service berth-gc.service berth-gc.timer
+SYSTEMD_UNITS = berthd.service berth-signer.service berth-gc.service berth-gc.timer
 MAN8 = docs/man/berthd.8 docs/man/berthctl.8
 MAN5 = docs/man/berth.conf.5
 

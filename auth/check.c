@@ -297,7 +297,9 @@ enum berr auth_config_check(const struct config *cfg)
 				cfg->auth ? cfg->auth : "");
 	if (strcmp(cfg->auth, "none") == 0)
 		return BERR_OK;         /* nothing below is read */
-	if ((err = check_signing_key(cfg->signing_key)) || (err = check_verify_keys(cfg->verify_keys)) ||
+	if (((!cfg->signer || strcmp(cfg->signer, "external")) &&
+	     (err = check_signing_key(cfg->signing_key))) ||
+	    (err = check_verify_keys(cfg->verify_keys)) ||
 	    (err = file_readable_if_present("users_file", cfg->users_file)) ||
 	    (err = file_readable_if_present("tokens_file", cfg->tokens_file)) ||
 	    (err = check_state_dir(cfg->state_dir)) || (err = check_policy(cfg->policy_file)))

@@ -21,6 +21,13 @@
  * Started as root with a run-as account, the signer is the one process
  * that keeps root (with the key file, 0600 root): it never drops, and its
  * socket belongs to the account, whose workers alone (and root) may ask.
+ *
+ * Run on its own (auth_signer_run, signer = external) it is the same loop
+ * without a parent: systemd starts it under an account of its own that
+ * owns the key, in the group the workers run in.  The group is then what
+ * admits them: a socket of mode 0660 in that group, and a peer check that
+ * takes the group too.  No root is needed anywhere, and a worker taken
+ * over still cannot read the key: it is another uid's 0600 file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -43,12 +50,14 @@
 #include "auth/signer.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/notify.h"
 
 #define SIGNER_CONNS 128          /* simultaneous worker connections */
 #define SIGNER_REPLY_MAX 4096
 #define SIGNER_TIMEOUT_S 5
 
 static volatile sig_atomic_t signer_stop;
+static int signer_alone;          /* auth_signer_run: peers of our group too */
 
 static void on_term(int sig)
 {
@@ -121,13 +130,25 @@ static int signer_conn(struct signer *sg, int fd)
 	return send(fd, sg->reply, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
 }
 
+/* The standalone signer also admits its group: the workers' account. */
+static int peer_ok(int fd)
+{
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
+	if (privsep_peer_ok(fd))
+		return 1;
+	return signer_alone && getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+	       cred.gid == getegid();
+}
+
 static void signer_accept(int lfd, struct pollfd *fds, nfds_t *n)
 {
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0)
 		return;
-	if (!privsep_peer_ok(fd) || *n >= SIGNER_CONNS + 1) {
+	if (!peer_ok(fd) || *n >= SIGNER_CONNS + 1) {
 		close(fd);
 		return;
 	}
@@ -144,7 +165,7 @@ static void signer_serve(struct signer *sg, int lfd, pid_t parent)
 
 	fds[0].fd = lfd;
 	fds[0].events = POLLIN;
-	while (!signer_stop && getppid() == parent) {
+	while (!signer_stop && (!parent || getppid() == parent)) {
 		if (poll(fds, n, 1000) <= 0)
 			continue;
 		for (i = n; i-- > 1;) {
@@ -200,6 +221,53 @@ enum berr auth_signer_start(const char *key_path, const char *sock_path, pid_t *
 	struct signer_args args = { key_path, sock_path };
 
 	return privsep_start("signer", signer_main, &args, pid);
+}
+
+static void alone_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+enum berr auth_signer_run(const char *key_path, const char *sock_path)
+{
+	static struct signer sg;
+	enum berr err;
+	ino_t ino = 0;
+	int lfd = -1;
+
+	alone_signals();
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	umask(077);
+	signer_alone = 1;
+	if ((err = auth_key_load_or_create(key_path, &sg.key)) ||
+	    (err = auth_key_kid(sg.key, sg.kid)) || (err = auth_key_public_pem(sg.key, &sg.pem)) ||
+	    (err = privsep_listen("signer", sock_path, 64, &lfd, &ino)))
+		goto out;
+	if (chmod(sock_path, 0660) < 0) {
+		err = berr_sys("chmod", sock_path);
+		goto out;
+	}
+	log_info("signer ready on %s, key %s", sock_path, sg.kid);
+	notify_ready("signing");
+	signer_serve(&sg, lfd, 0);
+	notify_stopping();
+out:
+	if (lfd >= 0) {
+		close(lfd);
+		privsep_unlisten(sock_path, ino);
+	}
+	EVP_PKEY_free(sg.key);
+	free(sg.pem);
+	OPENSSL_cleanse(&sg, sizeof(sg));
+	return err;
 }
 
 /* ------------------------------------------------------------- the client */

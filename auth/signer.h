@@ -42,6 +42,14 @@
  * caller reaps *pid and may start a new signer if it dies. */
 enum berr auth_signer_start(const char *key_path, const char *sock_path, pid_t *pid);
 
+/* The signer as a service of its own (`berthd --signer`, signer = external):
+ * in the calling process and in the foreground, it loads the key, binds
+ * sock_path with mode 0660 (group: the process's group, or the socket
+ * directory's if that is setgid), sends READY=1 to systemd (util/notify.h)
+ * and serves until SIGTERM/SIGINT; it admits peers of its own uid or
+ * group and root.  Errors before it serves are returned. */
+enum berr auth_signer_run(const char *key_path, const char *sock_path);
+
 /* Sign a JWS signing input: *sig gets the malloc'd base64url signature.
  * One connection per process is kept and re-opened when the signer was
  * restarted (or after fork); each call waits at most 5 seconds. */

@@ -84,6 +84,7 @@ static pid_t *retiring;      /* old-generation workers still finishing */
 static size_t nretiring, retiring_cap;
 static pid_t sweeper;
 static pid_t signer;          /* holds the token signing key (auth = token) */
+static int signer_external;   /* signer = external at start: none to fork */
 static time_t signer_restart_at;
 static pid_t directory;       /* holds the LDAP bind password (ldap_uri set) */
 static time_t directory_restart_at;
@@ -218,7 +219,7 @@ static int auth_enabled(void)
  * it over its socket.  It is restarted (at most once a second) if it dies. */
 static int start_signer(void)
 {
-	if (!auth_enabled() || signer || time(NULL) < signer_restart_at)
+	if (!auth_enabled() || signer_external || signer || time(NULL) < signer_restart_at)
 		return 0;
 	signer_restart_at = time(NULL) + 1;
 	if (auth_signer_start(cfg.signing_key, cfg.signer_socket, &signer)) {
@@ -581,9 +582,10 @@ static int write_pidfile(const char *path)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: berthd [-t] -c FILE\n"
-		"  -c FILE  configuration (see berth.conf)\n"
-		"  -t       check the configuration and exit\n");
+	fprintf(f, "usage: berthd [-t] [--signer] -c FILE\n"
+		"  -c FILE   configuration (see berth.conf)\n"
+		"  -t        check the configuration and exit\n"
+		"  --signer  run only the token signer, in the foreground (signer = external)\n");
 }
 
 static int start(void)
@@ -646,16 +648,52 @@ static void log_listening(void)
 		 part[POOL_TOKEN], cfg.store);
 }
 
+/* berthd --signer: the signer alone, as its own service (berth-signer.service,
+ * under an account of its own).  It reads signing_key and signer_socket
+ * and nothing else: no store, no pool. */
+static int run_signer(const char *path, int check_only)
+{
+	int rc = 1;
+
+	log_set_name("berth-signer");
+	if (config_load(&cfg, path)) {
+		fprintf(stderr, "berthd: %s\n", berr_detail());
+		return 1;
+	}
+	if (!cfg.signing_key) {
+		fprintf(stderr, "berthd: %s: --signer needs \"signing_key\"\n", path);
+	} else if (strcmp(cfg.signer, "external") != 0) {
+		/* berthd would fork a signer of its own on the same socket */
+		fprintf(stderr, "berthd: %s: --signer needs \"signer = external\"\n", path);
+	} else if (check_only) {
+		printf("berthd: %s is valid for the signer\n", path);
+		rc = 0;
+	} else {
+		log_set_level((enum log_level)cfg.log_level);
+		if (auth_signer_run(cfg.signing_key, cfg.signer_socket))
+			log_err("token signer: %s", berr_detail());
+		else
+			rc = 0;
+	}
+	config_release(&cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "signer", no_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *path = NULL;
-	int opt, check_only = 0;
+	int opt, check_only = 0, signer_only = 0;
 
 	log_set_name("berthd");
-	while ((opt = getopt(argc, argv, "c:th")) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:th", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 't': check_only = 1; break;
+		case 'S': signer_only = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -664,6 +702,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (signer_only)
+		return run_signer(path, check_only);
 	/* A bad auth setting refuses the start as a syntax error would, so it
 	 * is seen now and not as a 401 at the next login. */
 	if (config_load(&cfg, path) || auth_config_check(&cfg)) {
@@ -675,6 +715,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level((enum log_level)cfg.log_level);
+	signer_external = strcmp(cfg.signer, "external") == 0; /* a reload keeps it */
 	master_signals();
 	if (start() < 0)
 		return 1;

@@ -65,6 +65,7 @@ static const struct key keys[] = {
 	{ "signing_key",      K_STR,   OFF(signing_key), 0, 0 },
 	{ "verify_keys",      K_STR,   OFF(verify_keys), 0, 0 },
 	{ "signer_socket",    K_STR,   OFF(signer_socket), 0, 0 },
+	{ "signer",           K_STR,   OFF(signer), 0, 0 },
 	{ "users_file",       K_STR,   OFF(users_file), 0, 0 },
 	{ "tokens_file",      K_STR,   OFF(tokens_file), 0, 0 },
 	{ "policy_file",      K_STR,   OFF(policy_file), 0, 0 },
@@ -115,6 +116,7 @@ static void set_defaults(struct config *c)
 	c->sweep_interval = 3600;
 	c->shutdown_timeout = 60;
 	c->blob_location = strdup("/_berth/blobs/");
+	c->signer = strdup("internal");
 	c->max_manifest = CONFIG_MANIFEST_DEFAULT;
 	c->log_level = LOG_LVL_INFO;
 	c->delete_enabled = 1;
@@ -325,6 +327,8 @@ enum berr config_load(struct config *c, const char *path)
 		err = berr_set(BERR_INTERNAL, "%s: \"blob_location\" must start with /", path);
 	else if (!c->auth || (strcmp(c->auth, "none") && strcmp(c->auth, "token")))
 		err = berr_set(BERR_INTERNAL, "%s: \"auth\" must be none or token", path);
+	else if (!c->signer || (strcmp(c->signer, "internal") && strcmp(c->signer, "external")))
+		err = berr_set(BERR_INTERNAL, "%s: \"signer\" must be internal or external", path);
 	else if (strcmp(c->auth, "token") == 0 && !c->signing_key)
 		err = berr_set(BERR_INTERNAL, "%s: auth = token needs \"signing_key\"", path);
 	if (!err && !c->signer_socket)

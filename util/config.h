@@ -61,6 +61,9 @@
  *   signing_key    =        EC P-256 private key (PEM), created 0600 if absent;
  *                           only the signer process (forked by berthd) reads it
  *   signer_socket  =        the signer's unix socket; empty: signer.sock beside `socket`
+ *   signer = internal       internal: berthd forks the signer; external: it starts
+ *                           none, a `berthd --signer` of its own (another account,
+ *                           berth-signer.service) serves signer_socket
  *   verify_keys    =        more public keys (PEM paths, comma-separated) accepted
  *                           when verifying tokens, for key rotation
  *   users_file     =        local users (berthctl user …), bcrypt hashes
@@ -161,6 +164,7 @@ struct config {
 	long refresh_ttl;
 	char *signing_key;
 	char *signer_socket;
+	char *signer;               /* "internal" or "external" */
 	char *verify_keys;
 	char *users_file;
 	char *tokens_file;

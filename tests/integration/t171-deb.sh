@@ -7,9 +7,11 @@
 #     files, gzipped man pages, the rendered nginx snippets; berth.conf and
 #     policy are conffiles, and a reinstall keeps an edited berth.conf byte
 #     for byte; postinst has made the account and /var/lib/berth;
-#   - berthd started as the installed unit's ExecStart line says (systemd
-#     is not PID 1 here: as root inside the unit's CapabilityBoundingSet,
-#     with no_new_privs, as t170 does), its workers as berth; an nginx of
+#   - berth-signer and berthd started as the installed units' ExecStart
+#     lines say (systemd is not PID 1 here: as t170 does, the signer as
+#     berth-signer with group berth, berthd as berth, both with an empty
+#     bounding set and no_new_privs), postinst having made both accounts;
+#     berth cannot read the signing key; berthd forks no signer; an nginx of
 #     the test's own whose server {} holds nothing of berth's but
 #     `include /usr/share/berth/nginx/berth-locations.conf` (and the http
 #     snippet in http {}); a user made with the installed berthctl logs in
@@ -32,7 +34,8 @@ id berth >/dev/null 2>&1 || command -v systemd-sysusers >/dev/null 2>&1 ||
 if dpkg-query -W -f='${Status}' berth 2>/dev/null | grep -q 'installed\|config-files'; then
 	skip_all "a berth package is installed on this machine: not touching it"
 fi
-for p in /etc/berth /var/lib/berth /var/log/berth /run/berth /usr/sbin/berthd /usr/share/berth; do
+for p in /etc/berth /var/lib/berth /var/log/berth /run/berth /run/berth-signer /usr/sbin/berthd \
+	/usr/share/berth; do
 	[ ! -e "$p" ] || skip_all "$p exists on this machine: not touching it"
 done
 
@@ -40,6 +43,7 @@ W=$TRASH/work
 NG=$TRASH/nginx
 mkdir -p "$W" "$NG"
 DEB_INSTALLED=
+SIGNER_PID=
 
 # Whatever happens: the stack stopped (lib.sh's berth_stop, by PID), the
 # package purged, the /var/lib/berth this test made removed; then the
@@ -47,11 +51,14 @@ DEB_INSTALLED=
 deb_on_exit() {
 	local rc=$?
 	berth_stop >/dev/null 2>&1
+	if [ -n "$SIGNER_PID" ]; then
+		kill -TERM "$SIGNER_PID" 2>/dev/null && wait "$SIGNER_PID" 2>/dev/null
+	fi
 	if [ -n "$DEB_INSTALLED" ]; then
 		dpkg --purge berth >"$TRASH/purge-trap.out" 2>&1 ||
 			say "# t171: dpkg --purge berth failed in cleanup: $(tail -2 "$TRASH/purge-trap.out")"
 	fi
-	rm -rf /var/lib/berth /run/berth /var/log/berth
+	rm -rf /var/lib/berth /run/berth /run/berth-signer /var/log/berth
 	(exit "$rc")
 	clients_on_exit
 }
@@ -89,6 +96,7 @@ fi
 expect_eq "dpkg: berth is installed" "$(dpkg-query -W -f='${Status}' berth)" "install ok installed"
 dpkg -L berth >"$TRASH/dpkg-L.txt"
 for f in /usr/sbin/berthd /usr/sbin/berthctl /lib/systemd/system/berthd.service \
+	/lib/systemd/system/berth-signer.service \
 	/lib/systemd/system/berth-gc.service /lib/systemd/system/berth-gc.timer \
 	/usr/lib/tmpfiles.d/berth.conf /usr/lib/sysusers.d/berth.conf \
 	/usr/share/man/man8/berthd.8.gz /usr/share/man/man8/berthctl.8.gz \
@@ -105,10 +113,13 @@ expect_eq "conffiles: berth.conf and policy" \
 	"$(dpkg-query -W -f='${Conffiles}\n' berth | awk 'NF { print $1 }' | sort | tr '\n' ' ')" \
 	"/etc/berth/berth.conf /etc/berth/policy "
 ok "the account berth exists (postinst makes it where missing)" id berth
+ok "so does berth-signer" id berth-signer
 expect_eq "postinst made /var/lib/berth/store (berth's)" \
 	"$(stat -c '%U %a' /var/lib/berth/store 2>/dev/null)" "berth 755"
-expect_eq "postinst made /var/lib/berth/signer (root's alone)" \
-	"$(stat -c '%U %a' /var/lib/berth/signer 2>/dev/null)" "root 700"
+expect_eq "postinst made /var/lib/berth/signer (berth-signer's alone)" \
+	"$(stat -c '%U %a' /var/lib/berth/signer 2>/dev/null)" "berth-signer 700"
+expect_eq "postinst made /run/berth-signer (berth-signer's, group berth)" \
+	"$(stat -c '%U %G %a' /run/berth-signer 2>/dev/null)" "berth-signer berth 750"
 expect_eq "the snippet serves blobs from the installed store" \
 	"$(awk '$1 == "alias" { print $2 }' /usr/share/berth/nginx/berth-locations.conf)" \
 	"/var/lib/berth/store/blobs/;"
@@ -130,19 +141,40 @@ ok "a reinstall keeps the edited berth.conf" cmp "$TRASH/conf.edited" /etc/berth
 # ------------------------------------------------------------------ run it
 
 unit=/lib/systemd/system/berthd.service
+sunit=/lib/systemd/system/berth-signer.service
 execstart=$(sed -n 's/^ExecStart=//p' "$unit")
-caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" | tr 'A-Z' 'a-z' | sed -e 's/cap_/+/g' -e 's/ /,/g')
+sexec=$(sed -n 's/^ExecStart=//p' "$sunit")
 expect_eq "ExecStart runs the installed berthd on the installed config" "$execstart" \
 	"/usr/sbin/berthd -c /etc/berth/berth.conf"
+expect_eq "the signer's ExecStart too" "$sexec" "/usr/sbin/berthd --signer -c /etc/berth/berth.conf"
+expect_eq "berthd.service: User=berth, no capability" \
+	"$(sed -n 's/^User=//p' "$unit") [$(sed -n 's/^CapabilityBoundingSet=//p' "$unit")]" "berth []"
+expect_eq "berth-signer.service: User=berth-signer Group=berth, no capability" \
+	"$(sed -n 's/^User=//p' "$sunit") $(sed -n 's/^Group=//p' "$sunit") [$(sed -n 's/^CapabilityBoundingSet=//p' "$sunit")]" \
+	"berth-signer berth []"
 printf 'pw-of-pusher\n' | /usr/sbin/berthctl -c /etc/berth/berth.conf \
 	user add pusher --password-stdin >"$TRASH/useradd.out" 2>&1
 ok "the installed berthctl adds a user" grep -q pusher /var/lib/berth/auth/users
 
-# The run directory is tmpfiles' (made by postinst, gone on a reboot).
-[ -d /run/berth ] || systemd-tmpfiles --create /usr/lib/tmpfiles.d/berth.conf
+# The run directories are tmpfiles' (made by postinst, gone on a reboot).
+[ -d /run/berth ] && [ -d /run/berth-signer ] ||
+	systemd-tmpfiles --create /usr/lib/tmpfiles.d/berth.conf
 # shellcheck disable=SC2086 # the unit's command line, split as systemd splits it
-setpriv --no-new-privs --bounding-set="-all,$caps" --inh-caps=-all \
-	$execstart >>"$TRASH/berthd.log" 2>&1 &
+(umask 077; exec setpriv --reuid=berth-signer --regid=berth --init-groups --no-new-privs \
+	--bounding-set=-all --inh-caps=-all $sexec) >>"$TRASH/signer.log" 2>&1 &
+SIGNER_PID=$!
+for _ in $(seq 1 100); do
+	[ -S /run/berth-signer/signer.sock ] || ! kill -0 "$SIGNER_PID" 2>/dev/null && break
+	sleep 0.1
+done
+ok "the installed signer listens on /run/berth-signer/signer.sock" test -S /run/berth-signer/signer.sock
+expect_eq "it made the key, berth-signer's 0600" \
+	"$(stat -c '%U %a' /var/lib/berth/signer/signing.pem 2>/dev/null)" "berth-signer 600"
+ok "berth cannot read the key" sh -c \
+	'! setpriv --reuid=berth --regid=berth --init-groups cat /var/lib/berth/signer/signing.pem >/dev/null 2>&1'
+# shellcheck disable=SC2086
+setpriv --reuid=berth --regid=berth --init-groups --no-new-privs --bounding-set=-all \
+	--inh-caps=-all $execstart >>"$TRASH/berthd.log" 2>&1 &
 BERTHD_PID=$!
 up=
 for _ in $(seq 1 150); do
@@ -160,6 +192,11 @@ for c in $(berth_children "$BERTHD_PID"); do
 		nberth=$((nberth + 1))
 done
 ok "its workers run as berth" test "$nberth" -ge 4
+signers=0
+for c in $(berth_children "$BERTHD_PID"); do
+	[ "$(cat "/proc/$c/comm" 2>/dev/null)" = berth-signer ] && signers=$((signers + 1))
+done
+expect_eq "berthd forked no signer" "$signers" 0
 
 # nginx: the test's own main config; of berth only the two includes.
 sh "$BERTH_TOP/util/tls.sh" -p "$NG/private" "$NG/tls" >/dev/null || bail "util/tls.sh failed"
@@ -236,6 +273,10 @@ ok "the layers went out through nginx (200 in its access log)" \
 
 berth_stop
 ok "berthd stopped" test -z "$BERTHD_PID"
+kill -TERM "$SIGNER_PID"
+wait "$SIGNER_PID"
+expect_eq "the signer exits 0 on SIGTERM" "$?" 0
+SIGNER_PID=
 dpkg-deb -c "$DEB" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' >"$TRASH/files.txt"
 if dpkg --purge berth >"$TRASH/purge.out" 2>&1; then
 	pass "dpkg --purge berth"
@@ -249,7 +290,7 @@ ok "dpkg-query: not installed, no config-files left" sh -c \
 left=
 while read -r f; do [ ! -e "$f" ] || left="$left $f"; done <"$TRASH/files.txt"
 expect_eq "every file of the package is gone ($(wc -l <"$TRASH/files.txt") files)" "${left# }" ""
-for d in /etc/berth /usr/share/berth /usr/share/doc/berth /var/log/berth /run/berth; do
+for d in /etc/berth /usr/share/berth /usr/share/doc/berth /var/log/berth /run/berth /run/berth-signer; do
 	ok "$d is gone" test ! -e "$d"
 done
 ok "the data stays: /var/lib/berth/store" test -d /var/lib/berth/store
