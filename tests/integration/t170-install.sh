@@ -42,7 +42,7 @@ NOTES=$TRASH/notify.log
 
 # ------------------------------------------------------------------ layout
 
-make -s -C "$BERTH_TOP" BUILD="$BUILD" install DESTDIR="$INST" PREFIX=/usr \
+make -s --no-print-directory -C "$BERTH_TOP" BUILD="$BUILD" install DESTDIR="$INST" PREFIX=/usr \
 	>"$TRASH/install1.out" 2>&1 || bail "make install failed: $(tail -5 "$TRASH/install1.out")"
 
 # mode_of PATH: octal mode, e.g. 755
@@ -80,7 +80,7 @@ printf '\n# a local edit\nworkers = 3\n' >>"$INST/etc/berth/berth.conf"
 printf 'user:ops  **  pull  # local\n' >>"$INST/etc/berth/policy"
 cp "$INST/etc/berth/berth.conf" "$TRASH/conf.edited"
 cp "$INST/etc/berth/policy" "$TRASH/policy.edited"
-make -s -C "$BERTH_TOP" BUILD="$BUILD" install DESTDIR="$INST" PREFIX=/usr \
+make -s --no-print-directory -C "$BERTH_TOP" BUILD="$BUILD" install DESTDIR="$INST" PREFIX=/usr \
 	>"$TRASH/install2.out" 2>&1 || fail "second make install failed" "$(tail -5 "$TRASH/install2.out")"
 ok "second install keeps the edited berth.conf" cmp "$TRASH/conf.edited" "$INST/etc/berth/berth.conf"
 ok "second install keeps the edited policy" cmp "$TRASH/policy.edited" "$INST/etc/berth/policy"
@@ -89,7 +89,7 @@ ok "second install still installs the units" test -s "$unit"
 
 # ------------------------------------------------------------------ units
 
-make -s -C "$BERTH_TOP" BUILD="$BUILD" install PREFIX="$PFX" >"$TRASH/install3.out" 2>&1 ||
+make -s --no-print-directory -C "$BERTH_TOP" BUILD="$BUILD" install PREFIX="$PFX" >"$TRASH/install3.out" 2>&1 ||
 	fail "make install PREFIX=$PFX failed" "$(tail -5 "$TRASH/install3.out")"
 expect_eq "PREFIX install: ExecStart under the prefix, config in PREFIX/etc" \
 	"$(sed -n 's/^ExecStart=//p' "$PFX/lib/systemd/system/berthd.service")" \
@@ -418,7 +418,7 @@ expect_eq "two datagrams from the signer in all" "$(wc -l <"$SNOTES")" 2
 
 # ------------------------------------------------------------------ uninstall
 
-make -s -C "$BERTH_TOP" BUILD="$BUILD" uninstall DESTDIR="$INST" PREFIX=/usr \
+make -s --no-print-directory -C "$BERTH_TOP" BUILD="$BUILD" uninstall DESTDIR="$INST" PREFIX=/usr \
 	>"$TRASH/uninstall.out" 2>&1 || fail "make uninstall failed" "$(cat "$TRASH/uninstall.out")"
 ok "uninstall removes the binaries" test ! -e "$INST/usr/sbin/berthd" -a ! -e "$INST/usr/sbin/berthctl"
 ok "uninstall removes the units" test ! -e "$unit"

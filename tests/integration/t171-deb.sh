@@ -66,10 +66,10 @@ trap deb_on_exit EXIT
 
 # ------------------------------------------------------------------ build
 
-if ! make -s -C "$BERTH_TOP" BUILD="$BUILD" deb >"$TRASH/make-deb.out" 2>&1; then
+if ! make -s --no-print-directory -C "$BERTH_TOP" BUILD="$BUILD" deb >"$TRASH/make-deb.out" 2>&1; then
 	bail "make deb failed: $(tail -5 "$TRASH/make-deb.out")"
 fi
-DEB=$(tail -n 1 "$TRASH/make-deb.out")
+DEB=$(grep '\.deb$' "$TRASH/make-deb.out" | tail -n 1)
 ok "make deb names a berth_<version>_<arch>.deb in the build directory" \
 	test -f "$DEB" -a "$(dirname "$DEB")" = "$BUILD"
 version=$(dpkg-deb -f "$DEB" Version)
