@@ -380,6 +380,25 @@ static int is_absent(int e)
 	return e == ENOENT || e == ENOTDIR;
 }
 
+/* Read from fd into p until EOF or `max` bytes; *have gets the count. */
+static enum berr read_upto(int fd, char *p, size_t max, const char *path, size_t *have)
+{
+	ssize_t n;
+
+	*have = 0;
+	while (*have < max) {
+		n = read(fd, p + *have, max - *have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return berr_sys("reading", path);
+		if (n == 0)
+			break;
+		*have += (size_t)n;
+	}
+	return BERR_OK;
+}
+
 enum berr fs_read_small(const char *path, size_t max, char **buf, size_t *len,
 			enum berr absent)
 {
@@ -387,7 +406,6 @@ enum berr fs_read_small(const char *path, size_t max, char **buf, size_t *len,
 	enum berr rc = BERR_OK;
 	char *p = NULL;
 	size_t have = 0;
-	ssize_t n;
 	int fd;
 
 	*buf = NULL;
@@ -409,18 +427,8 @@ enum berr fs_read_small(const char *path, size_t max, char **buf, size_t *len,
 		rc = berr_sys("allocating for", path);
 		goto out;
 	}
-	while (have < (size_t)st.st_size) {
-		n = read(fd, p + have, (size_t)st.st_size - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = berr_sys("reading", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-	}
+	if ((rc = read_upto(fd, p, (size_t)st.st_size, path, &have)))
+		goto out;
 	p[have] = '\0';
 	*buf = p;
 	*len = have;
@@ -437,7 +445,6 @@ enum berr fs_read_str(const char *path, char *buf, size_t size, time_t *mtime,
 	struct stat st;
 	enum berr rc = BERR_OK;
 	size_t have = 0;
-	ssize_t n;
 	int fd;
 
 	buf[0] = '\0';
@@ -450,21 +457,12 @@ enum berr fs_read_str(const char *path, char *buf, size_t size, time_t *mtime,
 	}
 	if (mtime)
 		*mtime = st.st_mtime;
-	for (;;) {
-		n = read(fd, buf + have, size - have);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = berr_sys("reading", path);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		have += (size_t)n;
-		if (have == size) {
-			rc = berr_set(BERR_INTERNAL, "%s: longer than %zu bytes", path, size - 1);
-			goto out;
-		}
+	if ((rc = read_upto(fd, buf, size, path, &have)))
+		goto out;
+	if (have == size) {
+		buf[size - 1] = '\0';
+		rc = berr_set(BERR_INTERNAL, "%s: longer than %zu bytes", path, size - 1);
+		goto out;
 	}
 	buf[have] = '\0';
 out:
